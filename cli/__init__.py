@@ -1,0 +1,1 @@
+"""The ``kernelgan`` command line (installed as the package ``kernelgan_cli``)."""

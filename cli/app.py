@@ -1,0 +1,25 @@
+"""``kernelgan``: estimate blur kernels, degrade, evaluate. Thin: parses, calls the library, prints."""
+
+from __future__ import annotations
+
+import typer
+
+from . import degrade_cmd, eval_cmd
+
+app = typer.Typer(
+    help="Blind super-resolution kernel estimation (KernelGAN): estimate, export and evaluate blur kernels.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("degrade")(degrade_cmd.degrade)
+app.command("eval")(eval_cmd.eval_)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

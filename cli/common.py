@@ -1,0 +1,68 @@
+"""Shared CLI plumbing: consoles, error handling, input expansion."""
+
+from __future__ import annotations
+
+import functools
+import glob
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import typer
+from rich.console import Console
+
+from kernelgan.errors import KernelganError
+from kernelgan.io import is_image_file
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+EXIT_FAILED = 1  # some items of a batch failed
+EXIT_USAGE = 2  # bad arguments or bad input for a single job
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(func: Callable) -> Callable:
+    """Turn expected errors into one red line and a non-zero exit instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KernelganError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130)
+        except MemoryError:
+            fail("out of memory")
+
+    return wrapper
+
+
+def expand_images(inputs: list[str]) -> list[Path]:
+    """Files as given, directories as their images (sorted), glob patterns expanded; order kept, no repeats.
+
+    A missing path is kept so that the caller reports it as a failed item.
+    """
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p)))
+        elif any(ch in item for ch in "*?[") and not path.exists():
+            found.extend(sorted(Path(p) for p in glob.glob(item) if is_image_file(Path(p))))
+        else:
+            found.append(path)
+    seen: set[Path] = set()
+    return [p for p in found if not (p in seen or seen.add(p))]
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, allow_nan=False) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,62 @@
+"""Every hyper-parameter of the estimator, defaulting to the paper's values (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    # generator: a deep linear network, collapsed into one explicit kernel
+    g_kernel_sizes: tuple[int, ...] = (7, 5, 3, 1, 1, 1)
+    g_channels: int = 64
+    g_init_gain: float = 0.1
+    g_crop: int = 64  # G input crop; D input is G's output size
+    # discriminator
+    d_channels: int = 64
+    d_kernel_size: int = 7
+    d_blocks: int = 5  # 1x1 conv + BatchNorm + ReLU blocks
+    d_init_gain: float = 0.1
+    d_input_noise: float = 1.0 / 255.0
+    # optimisation
+    iters: int = 3000
+    crops_per_step: int = 1
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    lr_step: int = 750
+    lr_gamma: float = 0.1
+    # kernel losses
+    lambda_sum_to_one: float = 0.5
+    lambda_boundaries: float = 0.5
+    boundary_penalty: float = 30.0
+    lambda_sparse_end: float = 5.0
+    sparse_power: float = 0.2
+    lambda_centre_end: float = 1.0
+    # bicubic prior schedule
+    lambda_bicubic: float = 5.0
+    bicubic_start_decay_below: float = 0.4
+    bicubic_start_decay_after: int = 3
+    bicubic_decay_every: int = 200
+    bicubic_decay_factor: float = 100.0
+    lambda_bicubic_min: float = 5e-6
+    constraints_on_below: float = 5e-3
+    # post-processing
+    keep_largest: int = 40  # zero values under 0.75x the (keep_largest+1)-th largest
+    # robustness
+    max_retries: int = 2
+
+    @property
+    def kernel_size(self) -> int:
+        """Receptive field of the generator = size of the learned kernel (13 for the paper's G)."""
+        return sum(k - 1 for k in self.g_kernel_sizes) + 1
+
+    @property
+    def d_crop(self) -> int:
+        """Size of G's output for a ``g_crop`` input, and so of D's real crops (26 for the paper's G)."""
+        return (self.g_crop - self.kernel_size) // 2 + 1
+
+    def with_overrides(self, **changes) -> "EstimatorConfig":
+        return type(self)(**{**asdict(self), **{k: v for k, v in changes.items() if v is not None}})
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,63 @@
+"""KernelGAN's losses. Kernels are KxK tensors; D maps are N x 1 x h x w in (0, 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..kernels import bicubic_kernel, wanted_centre
+
+
+def adversarial(d_map: torch.Tensor, real: bool) -> torch.Tensor:
+    """Pixel-wise L1 between D's map and an all-ones (``real``) or all-zeros map."""
+    return (d_map - (1.0 if real else 0.0)).abs().mean()
+
+
+def sum_to_one(k: torch.Tensor) -> torch.Tensor:
+    """|1 − Σk|."""
+    return (1.0 - k.sum()).abs()
+
+
+def boundary_mask(size: int, penalty: float = 30.0) -> np.ndarray:
+    """KxK weights that are zero in the central (K−4)x(K−4) square and grow towards the corners on the outer
+    two rings: ``penalty · (1 − g/max g)``, g a Gaussian of sigma K."""
+    x = np.arange(size) - size // 2
+    g = np.exp(-x ** 2 / (2.0 * size ** 2))
+    mask = penalty * (1.0 - np.outer(g, g) / np.outer(g, g).max())
+    margin = 2
+    mask[margin:size - margin, margin:size - margin] = 0.0
+    return mask
+
+
+def boundaries(k: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """mean |k · m|: mass near the rim of the kernel is penalised."""
+    return (k * mask).abs().mean()
+
+
+def sparsity(k: torch.Tensor, power: float = 0.2) -> torch.Tensor:
+    """mean |k|^power: favours few significant taps."""
+    return k.abs().pow(power).mean()
+
+
+def centre(k: torch.Tensor, scale: int = 2) -> torch.Tensor:
+    """MSE between the kernel's centre of mass (row, col) and the wanted centre for ``scale`` (DESIGN §4)."""
+    size = k.shape[0]
+    idx = torch.arange(size, dtype=k.dtype, device=k.device)
+    total = k.sum()
+    com = torch.stack([(k.sum(dim=1) * idx).sum() / total, (k.sum(dim=0) * idx).sum() / total])
+    return ((com - wanted_centre(size, scale)) ** 2).mean()
+
+
+def bicubic_reference(x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
+    """A bicubic x2 downscale of ``x`` (N x 1 x H x W) centre-cropped to ``out_hw``, aligned with G's output
+    when G's kernel is centred."""
+    k = torch.as_tensor(bicubic_kernel(2), dtype=x.dtype, device=x.device)
+    down = F.conv2d(x, k[None, None], stride=2)
+    dh, dw = (down.shape[-2] - out_hw[0]) // 2, (down.shape[-1] - out_hw[1]) // 2
+    return down[..., dh:dh + out_hw[0], dw:dw + out_hw[1]]
+
+
+def bicubic_prior(g_input: torch.Tensor, g_output: torch.Tensor) -> torch.Tensor:
+    """MSE between G's output and a bicubic downscale of G's input (the early prior)."""
+    return F.mse_loss(g_output, bicubic_reference(g_input, tuple(g_output.shape[-2:])))

@@ -1,0 +1,208 @@
+"""The KernelGAN training loop: one image in, its x2 downscaling kernel out.
+
+Read top to bottom: sample crops, G step (adversarial + kernel losses, G collapsed to its explicit kernel),
+D step (real crops vs G's outputs), schedule update. Retried with another seed if the run diverges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..kernels import analytic_x4, centre_kernel, clean_kernel, trim_rim
+from . import losses
+from .config import EstimatorConfig
+from .crops import CropSampler
+from .networks import Discriminator, Generator
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class EstimateResult:
+    """The estimate of one image. Kernels are float64, non-negative, sum to 1, centred (DESIGN §4)."""
+
+    kernel_x2: np.ndarray
+    kernel_x4: np.ndarray | None
+    raw_kernel: np.ndarray  # G's kernel at the last step, before post-processing
+    seed: int  # the seed of the run that produced the kernel
+    attempts: list[dict] = field(default_factory=list)  # one entry per run: seed and why it was rejected
+    seconds: float = 0.0
+    losses: dict[str, float] = field(default_factory=dict)  # means over the last 10% of steps
+    quality: dict[str, float] = field(default_factory=dict)
+
+
+class Schedule:
+    """The paper's schedule, stretched to ``config.iters``: lr ÷10 every quarter; once the bicubic loss stays
+    under its threshold for 3 steps its weight drops 100x every 1/15 of the run; the sparsity and centre terms
+    switch on when that weight falls under ``constraints_on_below``."""
+
+    def __init__(self, config: EstimatorConfig):
+        self.config = config
+        scale = config.iters / 3000.0
+        self.lr_step = max(1, round(config.lr_step * scale))
+        self.decay_every = max(1, round(config.bicubic_decay_every * scale))
+        self.lambda_bicubic = config.lambda_bicubic
+        self.lambda_sparse = 0.0
+        self.lambda_centre = 0.0
+        self._below = 0
+        self._decaying = False
+
+    def lr_factor(self, step: int) -> float:
+        return self.config.lr_gamma ** (step // self.lr_step)
+
+    def update(self, step: int, bicubic_loss: float) -> None:
+        c = self.config
+        if not self._decaying:
+            self._below = self._below + 1 if bicubic_loss < c.bicubic_start_decay_below else 0
+            self._decaying = self._below >= c.bicubic_start_decay_after
+        elif step % self.decay_every == 0:
+            self.lambda_bicubic = max(self.lambda_bicubic / c.bicubic_decay_factor, c.lambda_bicubic_min)
+        if self.lambda_bicubic < c.constraints_on_below:
+            self.lambda_sparse, self.lambda_centre = c.lambda_sparse_end, c.lambda_centre_end
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Tiny ops: one intra-op thread is faster and makes results independent of the core count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {device!r} (use auto, cpu or cuda)")
+    return torch.device(device)
+
+
+def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: torch.device,
+                 progress: ProgressFn | None = None) -> tuple[np.ndarray, dict[str, float]]:
+    """Train G and D on ``image`` (HxWx3 float32 in [0, 1]) and return G's raw kernel (KxK) and the mean
+    losses of the last 10% of steps."""
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    sampler = CropSampler(image, config.g_crop, config.d_crop)
+    G, D = Generator(config).to(device), Discriminator(config).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=config.betas)
+    schedule = Schedule(config)
+    mask = torch.as_tensor(losses.boundary_mask(config.kernel_size, config.boundary_penalty), dtype=torch.float32,
+                           device=device)
+    n, d = config.crops_per_step, config.d_crop
+    tail_start = int(config.iters * 0.9)
+    tail: dict[str, list[float]] = {"g_adversarial": [], "d": [], "d_real": [], "d_fake": [], "sum_to_one": []}
+
+    for step in range(config.iters):
+        for opt in (opt_g, opt_d):
+            for group in opt.param_groups:
+                group["lr"] = config.lr * schedule.lr_factor(step)
+        g_np, d_np = sampler.sample(rng, n)
+        g_in = torch.from_numpy(g_np).to(device).reshape(3 * n, 1, config.g_crop, config.g_crop)
+        d_real_in = torch.from_numpy(d_np).to(device)
+
+        # G step: fool D, keep the kernel a plausible downscaling kernel
+        D.requires_grad_(False)
+        k = G.kernel()
+        fake = G(g_in, k)
+        loss_adv = losses.adversarial(D(fake.reshape(n, 3, d, d)), real=True)
+        loss_bicubic = losses.bicubic_prior(g_in, fake)
+        loss_sum = losses.sum_to_one(k)
+        loss_g = (loss_adv + schedule.lambda_bicubic * loss_bicubic
+                  + config.lambda_sum_to_one * loss_sum
+                  + config.lambda_boundaries * losses.boundaries(k, mask)
+                  + schedule.lambda_sparse * losses.sparsity(k, config.sparse_power)
+                  + schedule.lambda_centre * losses.centre(k, scale=2))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        D.requires_grad_(True)
+
+        # D step: tell image crops from G's (updated) outputs, both with a little noise
+        with torch.no_grad():
+            fake = G(g_in).reshape(n, 3, d, d)
+        noise = config.d_input_noise
+        d_real = D(d_real_in + noise * torch.randn_like(d_real_in))
+        d_fake = D(fake + noise * torch.randn_like(fake))
+        loss_d = 0.5 * (losses.adversarial(d_real, real=True) + losses.adversarial(d_fake, real=False))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        schedule.update(step + 1, loss_bicubic.item())
+        if step >= tail_start:
+            tail["g_adversarial"].append(float(loss_adv))
+            tail["d"].append(float(loss_d))
+            tail["d_real"].append(float(d_real.mean()))
+            tail["d_fake"].append(float(d_fake.mean()))
+            tail["sum_to_one"].append(float(loss_sum))
+        if progress is not None:
+            progress(step + 1, config.iters)
+
+    with torch.no_grad():
+        kernel = G.kernel().double().cpu().numpy()
+    return kernel, {name: float(np.mean(v)) for name, v in tail.items()}
+
+
+def rejection_reason(raw: np.ndarray) -> str | None:
+    """Why a raw kernel must not be used (NaN, no mass, collapsed to a point or to the rim), or None."""
+    if not np.all(np.isfinite(raw)):
+        return "kernel has NaN/inf values"
+    positive = np.clip(raw, 0, None)
+    if positive.sum() <= 1e-6 or abs(1.0 - raw.sum()) > 0.5:
+        return f"kernel sum {raw.sum():.3g} is far from 1"
+    if positive.max() / positive.sum() > 0.8:
+        return "kernel collapsed to a single tap"
+    inner = positive[2:-2, 2:-2].sum() / positive.sum()
+    if inner < 0.5:
+        return "kernel mass drifted to the boundary"
+    return None
+
+
+def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig | None = None, seed: int = 0,
+                    device: str = "auto", progress: ProgressFn | None = None) -> EstimateResult:
+    """Estimate the downscaling kernel of ``image`` (HxWx3 float32 in [0, 1]; grayscale HxW is expanded).
+
+    The x2 kernel is learned; at ``scale`` 4 the analytic x4 kernel is derived from it. A run that diverges
+    (NaN, collapse) is retried with another seed, up to ``config.max_retries`` times; if all fail, the error
+    is raised rather than a broken kernel returned.
+    """
+    if scale not in (2, 4):
+        raise InputError(f"scale must be 2 or 4, got {scale}")
+    config = config or EstimatorConfig()
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    h, w = image.shape[:2]
+    if min(h, w) < config.g_crop:
+        raise InputError(f"image is {w}x{h}; the estimator needs at least {config.g_crop} pixels a side")
+    dev = resolve_device(device)
+    start = time.perf_counter()
+    attempts: list[dict] = []
+    with _torch_threads(1):
+        for attempt in range(config.max_retries + 1):
+            run_seed = seed + attempt
+            raw, tail = train_kernel(image, config, run_seed, dev, progress)
+            reason = rejection_reason(raw)
+            attempts.append({"seed": run_seed, "rejected": reason})
+            if reason is None:
+                break
+        else:
+            raise InputError(f"estimation failed after {len(attempts)} runs: {attempts[-1]['rejected']}")
+    k2 = centre_kernel(clean_kernel(raw, config.keep_largest), 2)
+    k4 = trim_rim(analytic_x4(k2)) if scale == 4 else None
+    quality = {"d_fooled": tail["d_fake"], "d_real": tail["d_real"], "sum_error": tail["sum_to_one"]}
+    return EstimateResult(k2, k4, raw, run_seed, attempts, time.perf_counter() - start, tail, quality)

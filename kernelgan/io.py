@@ -1,0 +1,174 @@
+"""Reading and writing images and kernels; every write is atomic (temp file in the target folder, then rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import imageio.v3 as iio
+import numpy as np
+import scipy.io as sio
+
+from .errors import InputError, KernelError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+KERNEL_SUFFIXES = (".npy", ".mat")
+MAX_PIXELS = 120_000_000  # 120 MP: larger files are refused rather than risking memory exhaustion
+MIN_SIDE = 8
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on failure removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read PNG/JPEG/BMP/TIFF into float32 HxWx3 in [0, 1].
+
+    Grayscale is expanded to three channels, alpha is dropped, 16-bit data is divided by 65535, palettes are
+    applied. Raises InputError (one-line message) for a missing, empty, corrupt, tiny or huge file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not an image")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    try:
+        props = iio.improps(path)
+        if props.is_batch:
+            raise InputError(f"{path}: multi-frame images are not supported")
+        if int(np.prod(props.shape[:2])) > MAX_PIXELS:
+            h, w = props.shape[:2]
+            raise InputError(f"{path}: {w}x{h} is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")
+        raw = iio.imread(path)
+    except InputError:
+        raise
+    except Exception as exc:  # imageio/Pillow raise many types for corrupt data
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "Could not find a backend" in reason:
+            reason = "not a readable image"
+        raise InputError(f"{path}: cannot read image ({reason})") from None
+    return to_float_rgb(raw, name=str(path))
+
+
+def to_float_rgb(raw: np.ndarray, name: str = "image") -> np.ndarray:
+    """Convert a decoded array (HxW, HxWx1..4; uint8, uint16, bool or float) to float32 HxWx3 in [0, 1]."""
+    if raw.ndim == 2:
+        raw = raw[:, :, None]
+    if raw.ndim != 3 or raw.shape[2] not in (1, 2, 3, 4):
+        raise InputError(f"{name}: unsupported image layout {raw.shape}")
+    if raw.shape[2] in (2, 4):  # drop alpha
+        raw = raw[:, :, :-1]
+    if raw.shape[2] == 1:
+        raw = np.repeat(raw, 3, axis=2)
+    if raw.dtype == np.uint8:
+        img = raw.astype(np.float32) / 255.0
+    elif raw.dtype == np.uint16:
+        img = raw.astype(np.float32) / 65535.0
+    elif raw.dtype == bool:
+        img = raw.astype(np.float32)
+    elif np.issubdtype(raw.dtype, np.floating):
+        img = np.clip(np.nan_to_num(raw.astype(np.float32)), 0.0, 1.0)
+    else:
+        raise InputError(f"{name}: unsupported pixel type {raw.dtype}")
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise InputError(f"{name}: {w}x{h} is too small (at least {MIN_SIDE} pixels a side)")
+    return np.ascontiguousarray(img)
+
+
+def write_image(path: str | os.PathLike, img: np.ndarray) -> None:
+    """Write float HxWx3 (or HxW) in [0, 1] as an 8-bit PNG, atomically."""
+    data = np.clip(np.round(np.asarray(img, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, data, extension=".png")
+
+
+def validate_kernel(k: np.ndarray, name: str = "kernel") -> np.ndarray:
+    """Return ``k`` as float64 if it is a finite 2-D array with a positive sum; raise KernelError otherwise."""
+    k = np.asarray(k)
+    if k.ndim != 2 or min(k.shape) < 1:
+        raise KernelError(f"{name}: a kernel must be a 2-D array, got shape {k.shape}")
+    if not np.issubdtype(k.dtype, np.number):
+        raise KernelError(f"{name}: a kernel must be numeric, got {k.dtype}")
+    k = k.astype(np.float64)
+    if not np.all(np.isfinite(k)):
+        raise KernelError(f"{name}: kernel contains NaN or infinite values")
+    if not k.sum() > 0:
+        raise KernelError(f"{name}: kernel sum must be positive (got {k.sum():.4g})")
+    return k
+
+
+def load_kernel(path: str | os.PathLike) -> np.ndarray:
+    """Load a kernel from ``.npy`` or ``.mat`` (key ``Kernel``) as a validated float64 2-D array."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            k = np.load(path, allow_pickle=False)
+        elif suffix == ".mat":
+            data = sio.loadmat(path)
+            arrays = {key: v for key, v in data.items() if not key.startswith("__")}
+            if "Kernel" in arrays:
+                k = arrays["Kernel"]
+            elif len(arrays) == 1:
+                k = next(iter(arrays.values()))
+            else:
+                raise KernelError(f"{path}: no 'Kernel' variable in the .mat file")
+        else:
+            raise InputError(f"{path}: unknown kernel format (use .npy or .mat)")
+    except InputError:
+        raise
+    except Exception as exc:
+        raise KernelError(f"{path}: cannot read kernel ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    return validate_kernel(k, name=str(path))
+
+
+def kernel_picture(k: np.ndarray, magnify: int = 16) -> np.ndarray:
+    """A viewable HxW uint8 picture of ``k``: normalised to its maximum, each tap a ``magnify`` square."""
+    k = np.clip(np.asarray(k, dtype=np.float64), 0, None)
+    peak = k.max()
+    scaled = k / peak if peak > 0 else k
+    pic = np.kron(scaled, np.ones((magnify, magnify)))
+    return np.round(pic * 255).astype(np.uint8)
+
+
+def save_kernel(path: str | os.PathLike, k: np.ndarray) -> None:
+    """Save ``k`` atomically as ``.npy`` (2-D float32), ``.mat`` (key ``Kernel``) or ``.png`` (a picture)."""
+    path = Path(path)
+    k = validate_kernel(k)
+    suffix = path.suffix.lower()
+    with atomic_path(path) as tmp:
+        if suffix == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, k.astype(np.float32))
+        elif suffix == ".mat":
+            sio.savemat(tmp, {"Kernel": k.astype(np.float32)})
+        elif suffix == ".png":
+            iio.imwrite(tmp, kernel_picture(k), extension=".png")
+        else:
+            raise InputError(f"{path}: unknown kernel format (use .npy, .mat or .png)")

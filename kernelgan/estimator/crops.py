@@ -42,23 +42,25 @@ class CropSampler:
         self.cell = max(1, math.ceil(math.sqrt(h * w / max_cells)))
         grad = ndimage.gaussian_filter(gradient_cells(image, self.cell), sigma=max(1.0, 4.0 / self.cell))
         self.g_size, self.d_size = g_size, d_size
-        self._g_prob = self._crop_probabilities(grad, g_size)
-        self._d_prob = self._crop_probabilities(grad, d_size)
+        self._g_cdf = self._crop_probabilities(grad, g_size)
+        self._d_cdf = self._crop_probabilities(grad, d_size)
 
     def _crop_probabilities(self, grad: np.ndarray, size: int) -> np.ndarray:
-        """Flattened probabilities over cells, a cell standing for the crops whose top-left corner lies in it."""
+        """Cumulative probabilities over the flattened cells, a cell standing for the crops whose top-left
+        corner lies in it."""
         h, w = self.image.shape[:2]
         win = max(1, round(size / self.cell))
         energy = ndimage.uniform_filter(grad, size=win, mode="constant", origin=-(win // 2) if win > 1 else 0)
         valid = np.zeros_like(energy, dtype=bool)
         valid[: (h - size) // self.cell + 1, : (w - size) // self.cell + 1] = True
         energy = np.where(valid, energy + 1e-8, 0.0)
-        return (energy / energy.sum()).ravel()
+        cdf = np.cumsum(energy.ravel())
+        return cdf / cdf[-1]
 
-    def _positions(self, rng: np.random.Generator, prob: np.ndarray, size: int, n: int) -> np.ndarray:
+    def _positions(self, rng: np.random.Generator, cdf: np.ndarray, size: int, n: int) -> np.ndarray:
         h, w = self.image.shape[:2]
         wc = math.ceil(w / self.cell)
-        idx = rng.choice(prob.size, size=n, p=prob)
+        idx = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), cdf.size - 1)
         offsets = rng.integers(0, self.cell, size=(n, 2))
         tops = np.minimum(idx // wc * self.cell + offsets[:, 0], h - size)
         lefts = np.minimum(idx % wc * self.cell + offsets[:, 1], w - size)
@@ -66,8 +68,8 @@ class CropSampler:
 
     def sample(self, rng: np.random.Generator, n: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """``n`` G crops (n x 3 x g x g) and ``n`` D crops (n x 3 x d x d), float32, channels first."""
-        g = [self._crop(t, l, self.g_size) for t, l in self._positions(rng, self._g_prob, self.g_size, n)]
-        d = [self._crop(t, l, self.d_size) for t, l in self._positions(rng, self._d_prob, self.d_size, n)]
+        g = [self._crop(t, l, self.g_size) for t, l in self._positions(rng, self._g_cdf, self.g_size, n)]
+        d = [self._crop(t, l, self.d_size) for t, l in self._positions(rng, self._d_cdf, self.d_size, n)]
         return np.stack(g), np.stack(d)
 
     def _crop(self, top: int, left: int, size: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..kernels import bicubic_kernel, wanted_centre
+from ..kernels import bicubic_kernel, fit_size, wanted_centre
 
 
 def adversarial(d_map: torch.Tensor, real: bool) -> torch.Tensor:
@@ -49,15 +49,11 @@ def centre(k: torch.Tensor, scale: int = 2) -> torch.Tensor:
     return ((com - wanted_centre(size, scale)) ** 2).mean()
 
 
-def bicubic_reference(x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
-    """A bicubic x2 downscale of ``x`` (N x 1 x H x W) centre-cropped to ``out_hw``, aligned with G's output
-    when G's kernel is centred."""
-    k = torch.as_tensor(bicubic_kernel(2), dtype=x.dtype, device=x.device)
-    down = F.conv2d(x, k[None, None], stride=2)
-    dh, dw = (down.shape[-2] - out_hw[0]) // 2, (down.shape[-1] - out_hw[1]) // 2
-    return down[..., dh:dh + out_hw[0], dw:dw + out_hw[1]]
+def bicubic_target_kernel(size: int) -> np.ndarray:
+    """MATLAB's x2 bicubic downscaling kernel on G's ``size x size`` grid, centred as G's kernel should be."""
+    return fit_size(bicubic_kernel(2), size)
 
 
-def bicubic_prior(g_input: torch.Tensor, g_output: torch.Tensor) -> torch.Tensor:
-    """MSE between G's output and a bicubic downscale of G's input (the early prior)."""
-    return F.mse_loss(g_output, bicubic_reference(g_input, tuple(g_output.shape[-2:])))
+def bicubic_prior(g_output: torch.Tensor, bicubic_output: torch.Tensor) -> torch.Tensor:
+    """MSE between G's output and the bicubic downscale of the same crop (the early prior)."""
+    return F.mse_loss(g_output, bicubic_output)

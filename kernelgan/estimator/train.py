@@ -19,7 +19,7 @@ from ..kernels import analytic_x4, centre_kernel, clean_kernel, trim_rim
 from . import losses
 from .config import EstimatorConfig
 from .crops import CropSampler
-from .networks import Discriminator, Generator
+from .networks import Discriminator, Generator, apply_kernel, strided_patches
 
 ProgressFn = Callable[[int, int], None]
 
@@ -39,15 +39,13 @@ class EstimateResult:
 
 
 class Schedule:
-    """The paper's schedule, stretched to ``config.iters``: lr ÷10 every quarter; once the bicubic loss stays
-    under its threshold for 3 steps its weight drops 100x every 1/15 of the run; the sparsity and centre terms
-    switch on when that weight falls under ``constraints_on_below``."""
+    """The paper's schedule, in absolute steps (a shorter run is the paper's run cut short): lr ÷10 every
+    ``lr_step`` steps; once the bicubic loss stays under its threshold for 3 steps, its weight drops 100x every
+    ``bicubic_decay_every`` steps; the sparsity and centre terms switch on when that weight falls under
+    ``constraints_on_below``."""
 
     def __init__(self, config: EstimatorConfig):
         self.config = config
-        scale = config.iters / 3000.0
-        self.lr_step = max(1, round(config.lr_step * scale))
-        self.decay_every = max(1, round(config.bicubic_decay_every * scale))
         self.lambda_bicubic = config.lambda_bicubic
         self.lambda_sparse = 0.0
         self.lambda_centre = 0.0
@@ -55,14 +53,14 @@ class Schedule:
         self._decaying = False
 
     def lr_factor(self, step: int) -> float:
-        return self.config.lr_gamma ** (step // self.lr_step)
+        return self.config.lr_gamma ** (step // self.config.lr_step)
 
     def update(self, step: int, bicubic_loss: float) -> None:
         c = self.config
         if not self._decaying:
             self._below = self._below + 1 if bicubic_loss < c.bicubic_start_decay_below else 0
             self._decaying = self._below >= c.bicubic_start_decay_after
-        elif step % self.decay_every == 0:
+        elif step % c.bicubic_decay_every == 0:
             self.lambda_bicubic = max(self.lambda_bicubic / c.bicubic_decay_factor, c.lambda_bicubic_min)
         if self.lambda_bicubic < c.constraints_on_below:
             self.lambda_sparse, self.lambda_centre = c.lambda_sparse_end, c.lambda_centre_end
@@ -97,12 +95,13 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
     torch.manual_seed(seed)
     sampler = CropSampler(image, config.g_crop, config.d_crop)
     G, D = Generator(config).to(device), Discriminator(config).to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=config.betas)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, fused=True)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=config.betas, fused=True)
     schedule = Schedule(config)
     mask = torch.as_tensor(losses.boundary_mask(config.kernel_size, config.boundary_penalty), dtype=torch.float32,
                            device=device)
-    n, d = config.crops_per_step, config.d_crop
+    k_bicubic = torch.as_tensor(losses.bicubic_target_kernel(config.kernel_size), dtype=torch.float32, device=device)
+    n, d, size = config.crops_per_step, config.d_crop, config.kernel_size
     tail_start = int(config.iters * 0.9)
     tail: dict[str, list[float]] = {"g_adversarial": [], "d": [], "d_real": [], "d_fake": [], "sum_to_one": []}
 
@@ -110,16 +109,20 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
         for opt in (opt_g, opt_d):
             for group in opt.param_groups:
                 group["lr"] = config.lr * schedule.lr_factor(step)
-        g_np, d_np = sampler.sample(rng, n)
+        g_np, d_np = sampler.sample(rng, n)  # in [0, 1]; the networks see [-1, 1] as in the paper's code
+        g_np, d_np = g_np * 2 - 1, d_np * 2 - 1
         g_in = torch.from_numpy(g_np).to(device).reshape(3 * n, 1, config.g_crop, config.g_crop)
         d_real_in = torch.from_numpy(d_np).to(device)
+        patches = strided_patches(g_in, size)  # G applies any kernel to these crops as one product
+        bicubic_out = apply_kernel(patches, k_bicubic, (d, d))
 
         # G step: fool D, keep the kernel a plausible downscaling kernel
+        d_weights = D.normalised_weights()  # one spectral-norm power iteration per step, shared by all D calls
         D.requires_grad_(False)
         k = G.kernel()
-        fake = G(g_in, k)
-        loss_adv = losses.adversarial(D(fake.reshape(n, 3, d, d)), real=True)
-        loss_bicubic = losses.bicubic_prior(g_in, fake)
+        fake = apply_kernel(patches, k, (d, d))
+        loss_adv = losses.adversarial(D(fake.reshape(n, 3, d, d), [w.detach() for w in d_weights]), real=True)
+        loss_bicubic = losses.bicubic_prior(fake, bicubic_out)
         loss_sum = losses.sum_to_one(k)
         loss_g = (loss_adv + schedule.lambda_bicubic * loss_bicubic
                   + config.lambda_sum_to_one * loss_sum
@@ -133,10 +136,10 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
 
         # D step: tell image crops from G's (updated) outputs, both with a little noise
         with torch.no_grad():
-            fake = G(g_in).reshape(n, 3, d, d)
+            fake = apply_kernel(patches, G.kernel(), (d, d)).reshape(n, 3, d, d)
         noise = config.d_input_noise
-        d_real = D(d_real_in + noise * torch.randn_like(d_real_in))
-        d_fake = D(fake + noise * torch.randn_like(fake))
+        d_real = D(d_real_in + noise * torch.randn_like(d_real_in), d_weights)
+        d_fake = D(fake + noise * torch.randn_like(fake), d_weights)
         loss_d = 0.5 * (losses.adversarial(d_real, real=True) + losses.adversarial(d_fake, real=False))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -144,11 +147,11 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
 
         schedule.update(step + 1, loss_bicubic.item())
         if step >= tail_start:
-            tail["g_adversarial"].append(float(loss_adv))
-            tail["d"].append(float(loss_d))
-            tail["d_real"].append(float(d_real.mean()))
-            tail["d_fake"].append(float(d_fake.mean()))
-            tail["sum_to_one"].append(float(loss_sum))
+            tail["g_adversarial"].append(loss_adv.item())
+            tail["d"].append(loss_d.item())
+            tail["d_real"].append(d_real.mean().item())
+            tail["d_fake"].append(d_fake.mean().item())
+            tail["sum_to_one"].append(loss_sum.item())
         if progress is not None:
             progress(step + 1, config.iters)
 

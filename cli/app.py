@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import degrade_cmd, eval_cmd
+from . import degrade_cmd, estimate_cmd, eval_cmd
 
 app = typer.Typer(
     help="Blind super-resolution kernel estimation (KernelGAN): estimate, export and evaluate blur kernels.",
@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command("estimate")(estimate_cmd.estimate)
 app.command("degrade")(degrade_cmd.degrade)
 app.command("eval")(eval_cmd.eval_)
 

@@ -1,0 +1,125 @@
+import numpy as np
+import imageio.v3 as iio
+import pytest
+import scipy.io as sio
+from PIL import Image
+
+from kernelgan.errors import InputError, KernelError
+from kernelgan.io import load_kernel, read_image, save_kernel, write_image
+
+
+def test_rgb_png_roundtrip(tmp_path):
+    img = np.random.default_rng(0).random((20, 30, 3)).astype(np.float32)
+    write_image(tmp_path / "a.png", img)
+    back = read_image(tmp_path / "a.png")
+    assert back.shape == (20, 30, 3) and back.dtype == np.float32
+    np.testing.assert_allclose(back, np.round(img * 255) / 255, atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".tif"])
+def test_other_formats(tmp_path, suffix):
+    data = (np.random.default_rng(1).random((16, 24, 3)) * 255).astype(np.uint8)
+    Image.fromarray(data).save(tmp_path / f"a{suffix}")
+    img = read_image(tmp_path / f"a{suffix}")
+    assert img.shape == (16, 24, 3) and 0 <= img.min() and img.max() <= 1
+    if suffix != ".jpg":
+        np.testing.assert_allclose(img, data / 255.0, atol=1e-6)
+
+
+def test_grayscale_alpha_palette_and_16bit(tmp_path):
+    gray = (np.arange(16 * 20) % 256).reshape(16, 20).astype(np.uint8)
+    iio.imwrite(tmp_path / "g.png", gray)
+    img = read_image(tmp_path / "g.png")
+    assert img.shape == (16, 20, 3)
+    np.testing.assert_allclose(img[..., 0], img[..., 2])
+    np.testing.assert_allclose(img[..., 1], gray / 255.0, atol=1e-6)
+
+    rgba = np.zeros((16, 20, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 10
+    iio.imwrite(tmp_path / "a.png", rgba)
+    np.testing.assert_allclose(read_image(tmp_path / "a.png")[..., 0], 200 / 255.0, atol=1e-6)
+
+    Image.fromarray((np.random.default_rng(0).random((16, 20, 3)) * 255).astype(np.uint8)).convert("P").save(tmp_path / "p.png")
+    assert read_image(tmp_path / "p.png").shape == (16, 20, 3)
+
+    g16 = (np.arange(16 * 20).reshape(16, 20) * 200).astype(np.uint16)
+    iio.imwrite(tmp_path / "g16.png", g16)
+    np.testing.assert_allclose(read_image(tmp_path / "g16.png")[..., 0], g16 / 65535.0, atol=1e-6)
+
+
+def test_bad_images(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        read_image(tmp_path / "empty.png")
+    (tmp_path / "text.png").write_text("not an image at all")
+    with pytest.raises(InputError):
+        read_image(tmp_path / "text.png")
+    write_image(tmp_path / "ok.png", np.random.default_rng(0).random((40, 40, 3)))
+    data = (tmp_path / "ok.png").read_bytes()
+    (tmp_path / "trunc.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError):
+        read_image(tmp_path / "trunc.png")
+    write_image(tmp_path / "tiny.png", np.zeros((4, 40, 3)))
+    with pytest.raises(InputError, match="too small"):
+        read_image(tmp_path / "tiny.png")
+
+
+def test_huge_image_is_refused_before_decoding(tmp_path, monkeypatch):
+    import kernelgan.io as kio
+    write_image(tmp_path / "big.png", np.zeros((100, 100, 3)))
+    monkeypatch.setattr(kio, "MAX_PIXELS", 5000)
+    with pytest.raises(InputError, match="too large"):
+        read_image(tmp_path / "big.png")
+
+
+def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    import kernelgan.io as kio
+    write_image(tmp_path / "x.png", np.zeros((10, 10, 3)))
+    before = (tmp_path / "x.png").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+
+    def broken(path, data, **kwargs):
+        open(path, "wb").write(b"partial")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(kio.iio, "imwrite", broken)
+    with pytest.raises(RuntimeError):
+        write_image(tmp_path / "x.png", np.ones((10, 10, 3)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+    assert (tmp_path / "x.png").read_bytes() == before
+
+
+def test_kernel_formats_roundtrip(tmp_path):
+    k = np.random.default_rng(0).random((13, 13))
+    k /= k.sum()
+    for ext in (".npy", ".mat"):
+        save_kernel(tmp_path / f"k{ext}", k)
+        back = load_kernel(tmp_path / f"k{ext}")
+        np.testing.assert_allclose(back, k, rtol=1e-6)
+    assert np.load(tmp_path / "k.npy").dtype == np.float32
+    assert "Kernel" in sio.loadmat(tmp_path / "k.mat")
+    save_kernel(tmp_path / "k.png", k)
+    pic = iio.imread(tmp_path / "k.png")
+    assert pic.shape == (13 * 16, 13 * 16) and pic.max() == 255
+
+
+def test_bad_kernels(tmp_path):
+    np.save(tmp_path / "3d.npy", np.ones((3, 3, 3)))
+    with pytest.raises(KernelError, match="2-D"):
+        load_kernel(tmp_path / "3d.npy")
+    np.save(tmp_path / "nan.npy", np.array([[np.nan, 1.0]]))
+    with pytest.raises(KernelError, match="NaN"):
+        load_kernel(tmp_path / "nan.npy")
+    np.save(tmp_path / "zero.npy", np.zeros((3, 3)))
+    with pytest.raises(KernelError, match="sum"):
+        load_kernel(tmp_path / "zero.npy")
+    sio.savemat(tmp_path / "two.mat", {"a": np.ones((3, 3)), "b": np.ones((3, 3))})
+    with pytest.raises(KernelError, match="Kernel"):
+        load_kernel(tmp_path / "two.mat")
+    (tmp_path / "junk.mat").write_bytes(b"junk")
+    with pytest.raises(KernelError):
+        load_kernel(tmp_path / "junk.mat")
+    with pytest.raises(InputError):
+        load_kernel(tmp_path / "k.txt")

@@ -10,7 +10,7 @@ class EstimatorConfig:
     # generator: a deep linear network, collapsed into one explicit kernel
     g_kernel_sizes: tuple[int, ...] = (7, 5, 3, 1, 1, 1)
     g_channels: int = 64
-    g_init_gain: float = 1.0  # paper: 0.1; see README (a 6-layer product of tiny weights can fail to grow)
+    g_init_gain: float = 0.5  # paper: 0.1; see README (a 6-layer product of tiny weights can fail to grow)
     g_crop: int = 64  # G input crop; D input is G's output size
     # discriminator
     d_channels: int = 64

@@ -1,0 +1,127 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from kernelgan.io import load_kernel, read_image, save_kernel, write_image
+from kernelgan.kernels import analytic_x4
+from kernelgan_cli.app import app
+
+from conftest import SAMPLES, natural_image, shared
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def one_line_error(result) -> bool:
+    text = result.output.strip()
+    return result.exit_code != 0 and "Traceback" not in text and text.count("\n") == 0 and "error" in text
+
+
+@pytest.fixture()
+def hr_dir(tmp_path):
+    d = tmp_path / "hr"
+    d.mkdir()
+    write_image(d / "a.png", natural_image(61, 83, seed=1))
+    write_image(d / "b.png", natural_image(64, 64, seed=2))
+    return d
+
+
+def test_degrade_writes_lr_kernels_and_manifest(tmp_path, hr_dir):
+    out = tmp_path / "lr"
+    result = run("degrade", hr_dir, "-o", out, "--seed", "5", "--quiet")
+    assert result.exit_code == 0, result.output
+    lr = read_image(out / "a.png")
+    assert lr.shape == (30, 41, 3)  # HR cropped to 60x82 first
+    k = load_kernel(out / "a_gt_kernel_x2.npy")
+    np.testing.assert_allclose(k, load_kernel(out / "a_gt_kernel_x2.mat"), rtol=1e-6)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [e["image"] for e in manifest["images"]] == ["a", "b"]
+    assert manifest["images"][0]["seed"] == 5 and manifest["images"][0]["lr_size"] == [41, 30]
+    # deterministic per seed; a second run refuses to overwrite without --force
+    again = run("degrade", hr_dir, "-o", out, "--seed", "5", "--quiet")
+    assert again.exit_code == 1 and "exists" in again.output
+    assert run("degrade", hr_dir, "-o", out, "--seed", "5", "--quiet", "--force").exit_code == 0
+    np.testing.assert_array_equal(load_kernel(out / "a_gt_kernel_x2.npy"), k)
+    other = tmp_path / "other"
+    run("degrade", hr_dir, "-o", other, "--seed", "6", "--quiet")
+    assert not np.allclose(load_kernel(other / "a_gt_kernel_x2.npy"), k)
+
+
+def test_degrade_x4_applies_the_x2_kernel_twice(tmp_path, hr_dir):
+    out = tmp_path / "lr4"
+    assert run("degrade", hr_dir / "b.png", "-o", out, "--scale", "4", "--quiet").exit_code == 0
+    x2 = tmp_path / "lr2"
+    run("degrade", hr_dir / "b.png", "-o", x2, "--scale", "2", "--quiet")
+    k2 = load_kernel(x2 / "b_gt_kernel_x2.npy")
+    np.testing.assert_allclose(load_kernel(out / "b_gt_kernel_x4.npy"), analytic_x4(k2), atol=1e-6)
+    assert read_image(out / "b.png").shape == (16, 16, 3)
+
+
+def test_degrade_with_kernel_file(tmp_path, hr_dir):
+    k = np.zeros((5, 5))
+    k[2, 2] = 1.0
+    save_kernel(tmp_path / "delta.npy", k)
+    out = tmp_path / "o"
+    assert run("degrade", hr_dir / "b.png", "-o", out, "--kernel", tmp_path / "delta.npy", "-q").exit_code == 0
+    hr = read_image(hr_dir / "b.png")
+    np.testing.assert_allclose(read_image(out / "b.png"), hr[::2, ::2], atol=1 / 255)
+
+
+def test_degrade_bad_inputs(tmp_path, hr_dir):
+    assert one_line_error(run("degrade", hr_dir, "-o", tmp_path / "o", "--scale", "3"))
+    np.save(tmp_path / "bad.npy", np.ones((2, 2, 2)))
+    assert one_line_error(run("degrade", hr_dir, "-o", tmp_path / "o", "--kernel", tmp_path / "bad.npy"))
+    np.save(tmp_path / "neg.npy", -np.ones((3, 3)))
+    assert one_line_error(run("degrade", hr_dir, "-o", tmp_path / "o", "--kernel", tmp_path / "neg.npy"))
+    (hr_dir / "zero.png").write_bytes(b"")
+    result = run("degrade", hr_dir, "-o", tmp_path / "o", "-q")  # batch goes on past the bad file
+    assert result.exit_code == 1 and "zero.png" in result.output
+    assert (tmp_path / "o" / "a.png").exists() and (tmp_path / "o" / "b.png").exists()
+
+
+def test_eval_true_kernels_against_themselves_and_floor(tmp_path):
+    result = run("eval", "--est", SAMPLES, "--gt", SAMPLES, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["images"]) == 3
+    assert data["mean"]["kernel_psnr"] == 100.0
+    assert data["mean"]["floor_kernel_psnr"] < 45
+
+
+def test_eval_table_csv_and_redegradation(tmp_path):
+    est = tmp_path / "est"
+    est.mkdir()
+    k = load_kernel(SAMPLES / "zebra_gt_kernel_x2.npy")
+    noisy = np.clip(k + 0.002 * np.random.default_rng(0).standard_normal(k.shape), 0, None)
+    save_kernel(est / "zebra_kernel_x2.npy", noisy)
+    result = run("eval", "--est", est, "--gt", SAMPLES, "--hr", SAMPLES / "hr", "--csv", tmp_path / "s.csv")
+    assert result.exit_code == 0, result.output
+    assert "zebra" in result.output and "floor" in result.output and "re-degr" in result.output
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0].startswith("image,kernel_psnr") and lines[1].startswith("zebra,") and lines[-1].startswith("mean,")
+    data = json.loads(run("eval", "--est", est, "--gt", SAMPLES, "--hr", SAMPLES / "hr", "--json").output)
+    row = data["images"][0]
+    assert row["kernel_psnr"] > row["floor_kernel_psnr"]
+    assert row["redeg_psnr"] > row["floor_redeg_psnr"]
+
+
+def test_eval_bad_inputs(tmp_path):
+    assert one_line_error(run("eval", "--est", tmp_path / "nope", "--gt", SAMPLES))
+    (tmp_path / "e").mkdir()
+    assert one_line_error(run("eval", "--est", tmp_path / "e", "--gt", SAMPLES))
+    (tmp_path / "e" / "zebra_kernel_x2.npy").write_bytes(b"garbage")
+    assert one_line_error(run("eval", "--est", tmp_path / "e", "--gt", SAMPLES))
+    assert one_line_error(run("eval", "--est", SAMPLES, "--gt", SAMPLES, "--scale", "5"))
+
+
+def test_eval_div2krk_true_kernels_score_maximum():
+    gt = shared("DIV2KRK", "gt_k_x2")
+    data = json.loads(run("eval", "--est", gt, "--gt", gt, "--json").output)
+    assert len(data["images"]) == 100
+    assert all(r["kernel_psnr"] == 100.0 for r in data["images"])
+    assert data["mean"]["floor_kernel_psnr"] < 40

@@ -25,6 +25,7 @@ from torch import nn
 from kernelgan.estimator import EstimatorConfig, estimate_kernel
 from kernelgan.estimator import losses
 from kernelgan.estimator.networks import Generator
+from kernelgan.estimator.train import finish_kernel, rejection_reason, train_kernel
 from kernelgan.evaluate import redegradation_psnr
 from kernelgan.io import load_kernel, read_image
 from kernelgan.kernels import bicubic_kernel, kernel_psnr
@@ -35,6 +36,39 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 
 def image_ids(data: Path) -> list[int]:
     return sorted(int(re.match(r"im_(\d+)", p.stem)[1]) for p in (data / "lr_x2").glob("im_*.png"))
+
+
+def run_curve(args: tuple[Path, int, dict, int, list[int]]) -> dict:
+    """Kernel PSNR after each number of steps in ``steps``, from one run (the schedule is in absolute steps)."""
+    data, n, overrides, seed, steps = args
+    torch.set_num_threads(1)
+    image = read_image(data / "lr_x2" / f"im_{n}.png")
+    truth = load_kernel(data / "gt_k_x2" / f"kernel_{n}.mat")
+    config = EstimatorConfig().with_overrides(**{**overrides, "iters": max(steps)})
+    snapshots: dict[int, np.ndarray] = {s: None for s in steps}
+    train_kernel(image, config, seed, torch.device("cpu"), snapshots=snapshots)
+    row = {"image": f"im_{n}", "floor": kernel_psnr(bicubic_kernel(2), truth, 2)}
+    for s, raw in snapshots.items():
+        row[s] = kernel_psnr(finish_kernel(raw, config, 2)[0], truth, 2) if rejection_reason(raw) is None else None
+    return row
+
+
+def curve(args, ids: list[int], overrides: dict) -> None:
+    steps = [int(s) for s in args.curve.split(",")]
+    jobs = [(args.data, n, overrides, args.seed, steps) for n in ids]
+    print(f"{'image':>8} {'floor':>7} " + " ".join(f"{s:>7}" for s in steps))
+    rows = []
+    with mp.get_context("spawn").Pool(args.jobs) as pool:
+        for row in pool.imap(run_curve, jobs):
+            rows.append(row)
+            print(f"{row['image']:>8} {row['floor']:7.2f} " + " ".join(
+                f"{row[s]:7.2f}" if row[s] is not None else "  rejct" for s in steps), flush=True)
+    floor = statistics.mean(r["floor"] for r in rows)
+    print(f"{'mean':>8} {floor:7.2f} " + " ".join(
+        f"{statistics.mean(r[s] if r[s] is not None else r['floor'] for r in rows):7.2f}" for s in steps))
+    print(f"{'under':>8} {'':7} " + " ".join(
+        f"{sum((r[s] or 0) < r['floor'] for r in rows):7d}" for s in steps))
+    print("(a rejected snapshot counts as the floor in the mean)")
 
 
 def run_one(args: tuple[Path, int, dict, int, str | None]) -> dict:
@@ -127,6 +161,8 @@ def main() -> None:
     parser.add_argument("--reference-steps", type=int, default=100, help="steps of the reference to time (0: skip)")
     parser.add_argument("--out", type=Path, default=None, help="save the estimated kernels here")
     parser.add_argument("--json", type=Path, default=None, help="write rows and summary to this file")
+    parser.add_argument("--curve", type=str, default=None, metavar="STEPS",
+                        help="accuracy-versus-steps mode, e.g. 500,1000,2000,3000 (one run per image)")
     args = parser.parse_args()
     if not (args.data / "lr_x2").is_dir():
         sys.exit(f"DIV2KRK not found at {args.data}")
@@ -136,6 +172,8 @@ def main() -> None:
     for item in args.set:
         key, value = item.split("=", 1)
         overrides[key] = type(defaults[key])(json.loads(value)) if key in defaults else sys.exit(f"unknown field {key}")
+    if args.curve:
+        return curve(args, ids, overrides)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     ref = reference_seconds(args.reference_steps) if args.reference_steps > 0 else None

@@ -88,9 +88,12 @@ def resolve_device(device: str) -> torch.device:
 
 
 def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: torch.device,
-                 progress: ProgressFn | None = None) -> tuple[np.ndarray, dict[str, float]]:
+                 progress: ProgressFn | None = None, snapshots: dict[int, np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, dict[str, float]]:
     """Train G and D on ``image`` (HxWx3 float32 in [0, 1]) and return G's raw kernel (KxK) and the mean
-    losses of the last 10% of steps."""
+    losses of the last 10% of steps. If ``snapshots`` is given, G's raw kernel after each step number among
+    its keys is stored there (the schedule is in absolute steps, so a snapshot at step n is what an n-step
+    run would return)."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     sampler = CropSampler(image, config.g_crop, config.d_crop)
@@ -152,6 +155,9 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
             tail["d_real"].append(d_real.mean().item())
             tail["d_fake"].append(d_fake.mean().item())
             tail["sum_to_one"].append(loss_sum.item())
+        if snapshots is not None and step + 1 in snapshots:
+            with torch.no_grad():
+                snapshots[step + 1] = G.kernel().double().cpu().numpy()
         if progress is not None:
             progress(step + 1, config.iters)
 
@@ -173,6 +179,12 @@ def rejection_reason(raw: np.ndarray) -> str | None:
     if inner < 0.5:
         return "kernel mass drifted to the boundary"
     return None
+
+
+def finish_kernel(raw: np.ndarray, config: EstimatorConfig, scale: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Post-processing (paper): zero negligible values, clip, renormalise, centre; x4 derived analytically."""
+    k2 = centre_kernel(clean_kernel(raw, config.keep_largest), 2)
+    return k2, (trim_rim(analytic_x4(k2)) if scale == 4 else None)
 
 
 def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig | None = None, seed: int = 0,
@@ -205,7 +217,6 @@ def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig |
                 break
         else:
             raise InputError(f"estimation failed after {len(attempts)} runs: {attempts[-1]['rejected']}")
-    k2 = centre_kernel(clean_kernel(raw, config.keep_largest), 2)
-    k4 = trim_rim(analytic_x4(k2)) if scale == 4 else None
+    k2, k4 = finish_kernel(raw, config, scale)
     quality = {"d_fooled": tail["d_fake"], "d_real": tail["d_real"], "sum_error": tail["sum_to_one"]}
     return EstimateResult(k2, k4, raw, run_seed, attempts, time.perf_counter() - start, tail, quality)

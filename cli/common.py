@@ -36,6 +36,8 @@ def handle_errors(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except KernelganError as exc:
             fail(str(exc))
+        except OSError as exc:  # unwritable output folder, full disk, ...
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130)

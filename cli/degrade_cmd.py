@@ -11,7 +11,8 @@ from kernelgan import __version__
 from kernelgan.errors import KernelganError
 from kernelgan.io import load_kernel, read_image, save_kernel, write_image
 from kernelgan.manifest import update_manifest
-from kernelgan.synth import check_scale, degrade as degrade_image, random_k2
+from kernelgan.presets import PRESETS, apply_preset
+from kernelgan.synth import check_scale, crop_to_multiple, image_rng
 
 from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out
 from .progress import task_progress
@@ -24,16 +25,25 @@ def degrade(
     scale: int = typer.Option(2, "--scale", "-s", help="Downscaling factor: 2 or 4."),
     kernel: str = typer.Option("random", "--kernel", "-k",
                                help="'random' (DIV2KRK protocol, per-image draw) or a kernel file (.npy/.mat) used at --scale."),
-    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed and image name give the same kernel."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed and image name give the same result."),
+    preset: str = typer.Option("classical", "--preset", "-p",
+                               help="classical (one known kernel), bsrgan or realesrgan (no single true kernel)."),
+    noise: float = typer.Option(0.0, "--noise", min=0.0, help="classical: Gaussian noise sigma on the 8-bit scale."),
+    jpeg: Optional[int] = typer.Option(None, "--jpeg", min=1, max=100, help="classical: JPEG quality applied last."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
-    """Blur and subsample HR photos with known kernels (correlation, keep every s-th pixel).
+    """Make LR test images from HR photos, with known kernels (classical) or realistic degradations.
 
-    For photo.png it writes OUT/photo.png (LR), OUT/photo_gt_kernel_x<s>.npy and .mat, and adds an entry to
-    OUT/manifest.json. At x4 the x2 kernel is applied twice (as DIV2KRK) and the true kernel is its analytic x4.
+    For photo.png it writes OUT/photo.png (LR) and adds an entry with every random choice to OUT/manifest.json;
+    the classical preset also writes the true kernel OUT/photo_gt_kernel_x<s>.npy and .mat (blur by
+    correlation, keep every s-th pixel; at x4 the x2 kernel is applied twice, as DIV2KRK does).
     """
     check_scale(scale)
+    if preset not in PRESETS:
+        fail(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    if preset != "classical" and (kernel != "random" or noise or jpeg is not None):
+        fail("--kernel, --noise and --jpeg apply to the classical preset only")
     fixed = None if kernel == "random" else load_kernel(kernel)
     images = expand_images(hr)
     if not images:
@@ -44,7 +54,7 @@ def degrade(
         for path in images:
             stem = path.stem
             lr_path = output / f"{stem}.png"
-            k_paths = [output / f"{stem}_gt_kernel_x{scale}{ext}" for ext in (".npy", ".mat")]
+            k_paths = [output / f"{stem}_gt_kernel_x{scale}{ext}" for ext in (".npy", ".mat")] if preset == "classical" else []
             try:
                 if lr_path.resolve() == path.resolve():
                     raise KernelganError(f"{path}: output would overwrite the input; choose another -o")
@@ -52,19 +62,21 @@ def degrade(
                 if existing and not force:
                     raise KernelganError(f"{existing[0]} exists (use --force to overwrite)")
                 img = read_image(path)
-                k2 = None if fixed is not None else random_k2(seed, stem)
-                lr, truth = degrade_image(img, scale, k2=k2, kernel=fixed)
-                write_image(lr_path, lr)
+                options = {"kernel": fixed, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
+                result = apply_preset(preset, crop_to_multiple(img, scale), scale, image_rng(seed, stem), **options)
+                write_image(lr_path, result.lr)
                 for p in k_paths:
-                    save_kernel(p, truth)
+                    save_kernel(p, result.true_kernel)
                 update_manifest(output / "manifest.json", {
-                    "image": stem, "source": str(path), "lr": lr_path.name, "scale": scale,
-                    "hr_size": [img.shape[1] - img.shape[1] % scale, img.shape[0] - img.shape[0] % scale],
-                    "lr_size": [lr.shape[1], lr.shape[0]], "preset": "classical",
-                    "kernel": "random" if fixed is None else str(kernel), "seed": seed if fixed is None else None,
-                    "true_kernel": [p.name for p in k_paths], "version": __version__,
+                    "image": stem, "source": str(path), "lr": lr_path.name, "scale": scale, "preset": preset,
+                    "seed": seed, "hr_size": [img.shape[1] - img.shape[1] % scale, img.shape[0] - img.shape[0] % scale],
+                    "lr_size": [result.lr.shape[1], result.lr.shape[0]],
+                    "kernel": "random" if fixed is None else str(kernel),
+                    "true_kernel": [p.name for p in k_paths] or None,
+                    "true_kernel_note": None if k_paths else f"the {preset} blur is not a single kernel; none written",
+                    "choices": result.choices, "version": __version__,
                 })
-            except KernelganError as exc:
+            except (KernelganError, OSError) as exc:
                 failed += 1
                 err.print(f"[bold red]error:[/] {exc}")
             progress.advance(task)

@@ -78,7 +78,7 @@ def estimate(
                     write_estimate(output, stem, kernels, record)
                     event.update(seconds=round(seconds, 3), seed_used=result.seed, retries=len(result.attempts) - 1,
                                  outputs=[str(p) for p in outputs])
-            except KernelganError as exc:
+            except (KernelganError, OSError) as exc:
                 event.update(status="failed", error=str(exc))
                 err.print(f"[bold red]error:[/] {exc}")
             counts[event["status"]] += 1

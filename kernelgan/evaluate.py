@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def redegradation_psnr(hr: np.ndarray, estimate: np.ndarray, truth: np.ndarray, 
 
 
 def evaluate(est_dir: Path, gt_dir: Path, scale: int, hr_dir: Path | None = None, sr_dir: Path | None = None,
-             progress=None) -> Report:
+             progress: Callable[[], None] | None = None) -> Report:
     """Score every estimate in ``est_dir`` that has a true kernel in ``gt_dir`` (matched by image stem)."""
     estimates, truths = kernel_files(est_dir, scale), kernel_files(gt_dir, scale)
     report = Report(missing=sorted(set(truths) - set(estimates)))

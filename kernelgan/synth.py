@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 
 from .errors import InputError
-from .kernels import analytic_x4, random_kernel
+from .kernels import analytic_x4
 from .resize import blur_downsample
 
 
@@ -48,8 +48,3 @@ def degrade(hr: np.ndarray, scale: int, k2: np.ndarray | None = None, kernel: np
     else:
         raise ValueError("give k2 or kernel")
     return np.clip(lr, 0.0, 1.0).astype(np.float32), truth
-
-
-def random_k2(seed: int, name: str, var_range: tuple[float, float] = (0.6, 5.0)) -> np.ndarray:
-    """The DIV2KRK-protocol x2 kernel drawn for image ``name`` under ``seed``."""
-    return random_kernel(image_rng(seed, name), scale=2, var_range=var_range)

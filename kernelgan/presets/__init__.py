@@ -1,0 +1,54 @@
+"""Degradation presets for ``kernelgan degrade``: classical (one known kernel), BSRGAN, Real-ESRGAN.
+
+Each preset maps (HR with sides multiples of ``scale``, scale, generator) to an LR image of exactly
+HR/scale, the true kernel when the blur is a single known kernel (else None), and the list of random choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..synth import degrade as classical_degrade
+from ..kernels import random_kernel
+from . import bsrgan, ops, realesrgan
+
+PRESETS = ("classical", "bsrgan", "realesrgan")
+
+
+@dataclass
+class Degraded:
+    lr: np.ndarray  # float32 HxWx3 in [0, 1]
+    true_kernel: np.ndarray | None  # only for the classical preset
+    choices: list[dict] = field(default_factory=list)
+
+
+def classical(hr: np.ndarray, scale: int, rng: np.random.Generator, kernel: np.ndarray | None = None,
+              noise: float = 0.0, jpeg_quality: int | None = None) -> Degraded:
+    """Blur with a family kernel (or ``kernel``), subsample, then optional Gaussian noise (8-bit sigma) and JPEG."""
+    choices: list[dict] = []
+    if kernel is None:
+        k2 = random_kernel(rng, scale=2)
+        choices.append({"op": "blur", "kernel": "div2krk_random", "size": int(k2.shape[0])})
+        lr, truth = classical_degrade(hr, scale, k2=k2)
+    else:
+        choices.append({"op": "blur", "kernel": "given", "size": int(kernel.shape[0])})
+        lr, truth = classical_degrade(hr, scale, kernel=kernel)
+    lr = lr.astype(np.float64)
+    if noise > 0:
+        choices.append({"op": "noise", "kind": "gaussian", "sigma": noise})
+        lr = ops.gaussian_noise(lr, rng, noise, gray=False)
+    if jpeg_quality is not None:
+        choices.append({"op": "jpeg", "quality": jpeg_quality})
+        lr = ops.jpeg(np.clip(lr, 0, 1), jpeg_quality)
+    return Degraded(np.clip(lr, 0, 1).astype(np.float32), truth, choices)
+
+
+def apply_preset(name: str, hr: np.ndarray, scale: int, rng: np.random.Generator, **options) -> Degraded:
+    """Degrade ``hr`` with preset ``name``; ``options`` (kernel, noise, jpeg_quality) apply to 'classical'."""
+    if name == "classical":
+        return classical(hr, scale, rng, **options)
+    module = {"bsrgan": bsrgan, "realesrgan": realesrgan}[name]
+    lr, choices = module.degrade(hr, scale, rng)
+    return Degraded(lr, None, choices)

@@ -1,0 +1,78 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from kernelgan.io import read_image, write_image
+from kernelgan.presets import PRESETS, apply_preset, ops
+from kernelgan_cli.app import app
+
+from conftest import natural_image
+
+HR = natural_image(96, 128, seed=3).astype(np.float64)
+
+
+@pytest.mark.parametrize("name", PRESETS)
+@pytest.mark.parametrize("scale", [2, 4])
+def test_preset_size_range_and_determinism(name, scale):
+    a = apply_preset(name, HR, scale, np.random.default_rng(11))
+    b = apply_preset(name, HR, scale, np.random.default_rng(11))
+    c = apply_preset(name, HR, scale, np.random.default_rng(12))
+    assert a.lr.shape == (96 // scale, 128 // scale, 3) and a.lr.dtype == np.float32
+    assert 0 <= a.lr.min() and a.lr.max() <= 1
+    np.testing.assert_array_equal(a.lr, b.lr)
+    assert a.choices == b.choices and len(a.choices) >= 1
+    assert not np.array_equal(a.lr, c.lr)
+    assert (a.true_kernel is not None) == (name == "classical")
+
+
+def test_presets_differ_from_each_other():
+    outs = [apply_preset(name, HR, 2, np.random.default_rng(0)).lr for name in PRESETS]
+    for i in range(len(outs)):
+        for j in range(i + 1, len(outs)):
+            assert np.abs(outs[i] - outs[j]).mean() > 0.005
+
+
+def test_classical_noise_and_jpeg_options():
+    clean = apply_preset("classical", HR, 2, np.random.default_rng(0)).lr
+    noisy = apply_preset("classical", HR, 2, np.random.default_rng(0), noise=10.0)
+    assert 8 < np.std(noisy.lr - clean) * 255 < 12
+    jpg = apply_preset("classical", HR, 2, np.random.default_rng(0), jpeg_quality=30)
+    assert 0 < np.abs(jpg.lr - clean).mean() < 0.05
+    assert [c["op"] for c in jpg.choices] == ["blur", "jpeg"]
+
+
+def test_kernel_builders():
+    for k in (ops.gaussian(15, 2, 1, 0.3), ops.generalized_gaussian(15, 2, 1, 0.3, 0.7),
+              ops.generalized_gaussian(15, 2, 2, 0, 1.5, plateau=True), ops.sinc(15, np.pi / 3)):
+        assert k.shape == (15, 15) and k.sum() == pytest.approx(1.0)
+        np.testing.assert_allclose(k, k[::-1, ::-1], atol=1e-12)  # point-symmetric about the centre
+    assert ops.sinc(21, np.pi / 4).min() < 0  # ringing lobes
+
+
+def test_jpeg_roundtrip_quality_order():
+    img = natural_image(64, 64, seed=1).astype(np.float64)
+    assert np.abs(ops.jpeg(img, 95) - img).mean() < np.abs(ops.jpeg(img, 30) - img).mean()
+
+
+def test_cli_presets_and_manifest_round_trip(tmp_path):
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    write_image(hr / "p.png", HR)
+    runner = CliRunner()
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["degrade", str(hr), "-o", str(out), "--preset", "realesrgan", "--seed", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    entry = json.loads((out / "manifest.json").read_text())["images"][0]
+    assert entry["preset"] == "realesrgan" and entry["true_kernel"] is None and "not a single kernel" in entry["true_kernel_note"]
+    assert not list(out.glob("*_gt_kernel_*"))
+    # the recorded choices are those the library makes for the same seed and image name
+    from kernelgan.synth import image_rng
+    again = apply_preset("realesrgan", read_image(hr / "p.png"), 2, image_rng(2, "p"))
+    assert json.loads(json.dumps(again.choices)) == entry["choices"]
+    np.testing.assert_allclose(read_image(out / "p.png"), again.lr, atol=0.5 / 255 + 1e-6)
+    bad = runner.invoke(app, ["degrade", str(hr), "-o", str(out), "--preset", "bsrgan", "--noise", "5", "--force"])
+    assert bad.exit_code == 2 and "classical" in bad.output
+    bad = runner.invoke(app, ["degrade", str(hr), "-o", str(out), "--preset", "nope"])
+    assert bad.exit_code == 2

@@ -47,7 +47,8 @@ class Generator(nn.Module):
         return k[0]
 
     def forward(self, x: torch.Tensor, k: torch.Tensor | None = None) -> torch.Tensor:
-        """Collapsed G: one KxK correlation with stride 2 (pass ``k`` to reuse a kernel computed this step)."""
+        """Collapsed G: one KxK correlation with stride 2. Pass ``k`` to reuse the kernel computed this step (or
+        to apply another kernel on the same grid, e.g. the bicubic reference)."""
         k = self.kernel() if k is None else k
         return F.conv2d(x, k[None, None], stride=2)
 
@@ -56,19 +57,6 @@ class Generator(nn.Module):
         for layer in self.layers[:-1]:
             x = layer(x)
         return F.conv2d(x, self.layers[-1].weight, stride=2)
-
-
-def strided_patches(x: torch.Tensor, size: int) -> torch.Tensor:
-    """All ``size x size`` patches of ``x`` (N x 1 x H x W) at stride 2: N x (size²) x L, L = G's output pixels.
-
-    With them, applying any kernel ``k`` as G does is one product, ``k.flatten() @ patches``.
-    """
-    return F.unfold(x, size, stride=2)
-
-
-def apply_kernel(patches: torch.Tensor, k: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
-    """Correlate-and-subsample through precomputed ``strided_patches``: N x 1 x out_h x out_w."""
-    return (k.reshape(1, 1, -1) @ patches).reshape(patches.shape[0], 1, *out_hw)
 
 
 def _spectral_normalised(weight: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from ..kernels import analytic_x4, centre_kernel, clean_kernel, trim_rim
 from . import losses
 from .config import EstimatorConfig
 from .crops import CropSampler
-from .networks import Discriminator, Generator, apply_kernel, strided_patches
+from .networks import Discriminator, Generator
 
 ProgressFn = Callable[[int, int], None]
 
@@ -104,7 +104,7 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
     mask = torch.as_tensor(losses.boundary_mask(config.kernel_size, config.boundary_penalty), dtype=torch.float32,
                            device=device)
     k_bicubic = torch.as_tensor(losses.bicubic_target_kernel(config.kernel_size), dtype=torch.float32, device=device)
-    n, d, size = config.crops_per_step, config.d_crop, config.kernel_size
+    n, d = config.crops_per_step, config.d_crop
     tail_start = int(config.iters * 0.9)
     tail: dict[str, list[float]] = {"g_adversarial": [], "d": [], "d_real": [], "d_fake": [], "sum_to_one": []}
 
@@ -116,14 +116,13 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
         g_np, d_np = g_np * 2 - 1, d_np * 2 - 1
         g_in = torch.from_numpy(g_np).to(device).reshape(3 * n, 1, config.g_crop, config.g_crop)
         d_real_in = torch.from_numpy(d_np).to(device)
-        patches = strided_patches(g_in, size)  # G applies any kernel to these crops as one product
-        bicubic_out = apply_kernel(patches, k_bicubic, (d, d))
+        bicubic_out = G(g_in, k_bicubic)  # the bicubic x2 downscale, aligned with G's output
 
         # G step: fool D, keep the kernel a plausible downscaling kernel
         d_weights = D.normalised_weights()  # one spectral-norm power iteration per step, shared by all D calls
         D.requires_grad_(False)
         k = G.kernel()
-        fake = apply_kernel(patches, k, (d, d))
+        fake = G(g_in, k)
         loss_adv = losses.adversarial(D(fake.reshape(n, 3, d, d), [w.detach() for w in d_weights]), real=True)
         loss_bicubic = losses.bicubic_prior(fake, bicubic_out)
         loss_sum = losses.sum_to_one(k)
@@ -139,7 +138,7 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
 
         # D step: tell image crops from G's (updated) outputs, both with a little noise
         with torch.no_grad():
-            fake = apply_kernel(patches, G.kernel(), (d, d)).reshape(n, 3, d, d)
+            fake = G(g_in).reshape(n, 3, d, d)
         noise = config.d_input_noise
         d_real = D(d_real_in + noise * torch.randn_like(d_real_in), d_weights)
         d_fake = D(fake + noise * torch.randn_like(fake), d_weights)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import typer
@@ -22,14 +24,43 @@ from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out, p
 from .progress import task_progress
 
 
+def process_image(path: Path, output: Path, scale: int, config: EstimatorConfig, seed: int, device: str,
+                  force: bool, on_step: Callable[[int, int], None] | None = None) -> dict:
+    """Estimate one image and write its outputs; returns the event reported for it (never raises for bad input)."""
+    stem = path.stem
+    event: dict = {"image": str(path), "status": "ok"}
+    outputs = expected_outputs(output, stem, scale)
+    if not force and all(p.exists() for p in outputs):
+        return {**event, "status": "skipped", "reason": "outputs exist (use --force)"}
+    try:
+        img = read_image(path)
+        start = time.perf_counter()
+        result = estimate_kernel(img, scale=scale, config=config, seed=seed, device=device, progress=on_step)
+        seconds = time.perf_counter() - start
+        kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
+        record = {
+            "version": __version__, "image": str(path), "size": [img.shape[1], img.shape[0]], "scale": scale,
+            "seed": seed, "seed_used": result.seed, "attempts": result.attempts, "device": device,
+            "torch": torch.__version__, "python": platform.python_version(), "seconds": round(seconds, 3),
+            "settings": config.to_dict(), "final_losses": result.losses, "quality": result.quality,
+            "kernels": {f"x{s}": [p.name for p in outputs if p.name.startswith(f"{stem}_kernel_x{s}")] for s in kernels},
+        }
+        write_estimate(output, stem, kernels, record)
+        return {**event, "seconds": round(seconds, 3), "seed_used": result.seed,
+                "retries": len(result.attempts) - 1, "outputs": [str(p) for p in outputs]}
+    except (KernelganError, OSError) as exc:
+        return {**event, "status": "failed", "error": str(exc)}
+
+
 @handle_errors
 def estimate(
     images: list[str] = typer.Argument(..., help="Images, folders of images (all, sorted) or glob patterns."),
     output: Path = typer.Option(Path("kernelgan-out"), "-o", "--output", help="Output folder."),
     scale: int = typer.Option(2, "--scale", "-s", help="2, or 4 to also write the analytic x4 kernel."),
-    iters: Optional[int] = typer.Option(None, "--iters", min=1, help="Training steps per image [default: see README]."),
+    iters: Optional[int] = typer.Option(None, "--iters", min=1, help="Training steps per image [default: 1000]."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same image, seed and device give the same kernel."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Images estimated in parallel processes (CPU)."),
     force: bool = typer.Option(False, "--force", help="Re-estimate images whose outputs exist."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per image on stdout (implies no bar)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
@@ -41,53 +72,39 @@ def estimate(
     a bad file is reported and the batch goes on; the exit code is 1 if any image failed.
     """
     check_scale(scale)
-    dev = resolve_device(device)
+    dev = str(resolve_device(device))
     config = EstimatorConfig().with_overrides(iters=iters)
     paths = expand_images(images)
     if not paths:
         fail("no input images found")
     quiet = quiet or as_json
     counts = {"ok": 0, "skipped": 0, "failed": 0}
+
+    def report(event: dict) -> None:
+        counts[event["status"]] += 1
+        if as_json:
+            print_json(event)
+        elif event["status"] == "failed":
+            err.print(f"[bold red]error:[/] {event['error']}")
+        elif event["status"] == "skipped" and not quiet:
+            err.print(f"skipped {event['image']} ({event['reason']})")
+
     with task_progress(quiet) as progress:
         overall = progress.add_task("images", total=len(paths))
-        steps = progress.add_task("", total=config.iters, visible=False)
-        for path in paths:
-            stem = path.stem
-            event: dict = {"image": str(path), "status": "ok"}
-            try:
-                outputs = expected_outputs(output, stem, scale)
-                if not force and all(p.exists() for p in outputs):
-                    event.update(status="skipped", reason="outputs exist (use --force)")
-                else:
-                    img = read_image(path)
-                    progress.reset(steps, total=config.iters, description=f"  {path.name}", visible=True)
-                    start = time.perf_counter()
-                    result = estimate_kernel(img, scale=scale, config=config, seed=seed, device=str(dev),
-                                             progress=lambda i, n: progress.update(steps, completed=i))
-                    seconds = time.perf_counter() - start
-                    kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
-                    record = {
-                        "version": __version__, "image": str(path), "size": [img.shape[1], img.shape[0]],
-                        "scale": scale, "seed": seed, "seed_used": result.seed, "attempts": result.attempts,
-                        "device": str(dev), "torch": torch.__version__, "python": platform.python_version(),
-                        "seconds": round(seconds, 3), "settings": config.to_dict(), "final_losses": result.losses,
-                        "quality": result.quality,
-                        "kernels": {f"x{s}": [p.name for p in outputs if p.name.startswith(f"{stem}_kernel_x{s}")]
-                                    for s in kernels},
-                    }
-                    write_estimate(output, stem, kernels, record)
-                    event.update(seconds=round(seconds, 3), seed_used=result.seed, retries=len(result.attempts) - 1,
-                                 outputs=[str(p) for p in outputs])
-            except (KernelganError, OSError) as exc:
-                event.update(status="failed", error=str(exc))
-                err.print(f"[bold red]error:[/] {exc}")
-            counts[event["status"]] += 1
-            if as_json:
-                print_json(event)
-            elif event["status"] == "skipped" and not quiet:
-                err.print(f"skipped {path} ({event['reason']})")
-            progress.update(steps, visible=False)
-            progress.advance(overall)
+        if jobs == 1 or dev == "cuda" or len(paths) == 1:
+            steps = progress.add_task("", total=config.iters, visible=False)
+            for path in paths:
+                progress.reset(steps, total=config.iters, description=f"  {path.name}", visible=True)
+                report(process_image(path, output, scale, config, seed, dev, force,
+                                     on_step=lambda i, n: progress.update(steps, completed=i)))
+                progress.update(steps, visible=False)
+                progress.advance(overall)
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+                futures = [pool.submit(process_image, p, output, scale, config, seed, dev, force) for p in paths]
+                for future in as_completed(futures):
+                    report(future.result())
+                    progress.advance(overall)
     if not quiet:
         out.print(f"{counts['ok']} estimated, {counts['skipped']} skipped, {counts['failed']} failed -> {output}")
     if counts["failed"]:

@@ -94,3 +94,13 @@ def test_help_lists_commands():
     assert result.exit_code == 0
     for command in ("estimate", "degrade", "eval"):
         assert command in result.output
+
+
+def test_parallel_jobs_give_the_same_kernels_as_serial(tmp_path, folder):
+    serial, parallel = tmp_path / "s", tmp_path / "p"
+    assert run("estimate", folder, "-o", serial, "--iters", ITERS, "-q").exit_code == 0
+    result = run("estimate", folder, "-o", parallel, "--iters", ITERS, "--jobs", "2", "--json")
+    assert result.exit_code == 0, result.output
+    assert sorted(e["status"] for e in json_lines(result.output)) == ["ok", "ok"]
+    for stem in ("one", "two"):
+        assert (serial / f"{stem}_kernel_x2.npy").read_bytes() == (parallel / f"{stem}_kernel_x2.npy").read_bytes()

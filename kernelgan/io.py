@@ -83,10 +83,9 @@ def to_float_rgb(raw: np.ndarray, name: str = "image") -> np.ndarray:
         raw = raw[:, :, :-1]
     if raw.shape[2] == 1:
         raw = np.repeat(raw, 3, axis=2)
-    if raw.dtype == np.uint8:
-        img = raw.astype(np.float32) / 255.0
-    elif raw.dtype == np.uint16:
-        img = raw.astype(np.float32) / 65535.0
+    if raw.dtype in (np.uint8, np.uint16):
+        img = raw.astype(np.float32)
+        img /= 255.0 if raw.dtype == np.uint8 else 65535.0  # in place: no second full-size copy
     elif raw.dtype == bool:
         img = raw.astype(np.float32)
     elif np.issubdtype(raw.dtype, np.floating):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import degrade_cmd, estimate_cmd, eval_cmd
+from . import degrade_cmd, estimate_cmd, eval_cmd, sr_cmd
 
 app = typer.Typer(
     help="Blind super-resolution kernel estimation (KernelGAN): estimate, export and evaluate blur kernels.",
@@ -16,6 +16,8 @@ app = typer.Typer(
 app.command("estimate")(estimate_cmd.estimate)
 app.command("degrade")(degrade_cmd.degrade)
 app.command("eval")(eval_cmd.eval_)
+app.command("sr")(sr_cmd.sr)
+app.command("backends")(sr_cmd.backends)
 
 
 def main() -> None:

@@ -18,18 +18,24 @@ from kernelgan.estimator import EstimatorConfig, estimate_kernel
 from kernelgan.estimator.train import resolve_device
 from kernelgan.io import read_image
 from kernelgan.outputs import expected_outputs, write_estimate
+from kernelgan.sr import get_backend
 from kernelgan.synth import check_scale
 
 from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out, print_json
 from .progress import task_progress
+from .sr_cmd import sr_path, upscale_file
 
 
 def process_image(path: Path, output: Path, scale: int, config: EstimatorConfig, seed: int, device: str,
-                  force: bool, on_step: Callable[[int, int], None] | None = None) -> dict:
-    """Estimate one image and write its outputs; returns the event reported for it (never raises for bad input)."""
+                  force: bool, on_step: Callable[[int, int], None] | None = None, sr_backend: str = "none",
+                  real: bool = False) -> dict:
+    """Estimate one image and write its outputs (and its upscale with ``sr_backend``); returns the event
+    reported for it (never raises for bad input)."""
     stem = path.stem
     event: dict = {"image": str(path), "status": "ok"}
     outputs = expected_outputs(output, stem, scale)
+    if sr_backend != "none":
+        outputs.append(sr_path(output, stem, scale, sr_backend))
     if not force and all(p.exists() for p in outputs):
         return {**event, "status": "skipped", "reason": "outputs exist (use --force)"}
     try:
@@ -46,6 +52,11 @@ def process_image(path: Path, output: Path, scale: int, config: EstimatorConfig,
             "kernels": {f"x{s}": [p.name for p in outputs if p.name.startswith(f"{stem}_kernel_x{s}")] for s in kernels},
         }
         write_estimate(output, stem, kernels, record)
+        if sr_backend != "none":
+            sr_event = upscale_file(path, result.kernel_x2, output, scale, sr_backend, real, True,
+                                    {"seed": seed, "device": device})
+            if sr_event["status"] == "failed":
+                return {**event, "status": "failed", "error": sr_event["error"]}
         return {**event, "seconds": round(seconds, 3), "seed_used": result.seed,
                 "retries": len(result.attempts) - 1, "outputs": [str(p) for p in outputs]}
     except (KernelganError, OSError) as exc:
@@ -61,6 +72,8 @@ def estimate(
     seed: int = typer.Option(0, "--seed", help="Random seed: same image, seed and device give the same kernel."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Images estimated in parallel processes (CPU)."),
+    sr: str = typer.Option("none", "--sr", help="Also upscale with this SR backend and the estimated kernel (none, bicubic, zssr, ...)."),
+    real: bool = typer.Option(False, "--real", help="With --sr zssr: real-photo mode (no back-projection, noisy sons)."),
     force: bool = typer.Option(False, "--force", help="Re-estimate images whose outputs exist."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per image on stdout (implies no bar)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
@@ -72,6 +85,8 @@ def estimate(
     a bad file is reported and the batch goes on; the exit code is 1 if any image failed.
     """
     check_scale(scale)
+    if sr != "none":
+        get_backend(sr)  # unknown backend: one error before any work
     dev = str(resolve_device(device))
     config = EstimatorConfig().with_overrides(iters=iters)
     paths = expand_images(images)
@@ -96,12 +111,13 @@ def estimate(
             for path in paths:
                 progress.reset(steps, total=config.iters, description=f"  {path.name}", visible=True)
                 report(process_image(path, output, scale, config, seed, dev, force,
-                                     on_step=lambda i, n: progress.update(steps, completed=i)))
+                                     on_step=lambda i, n: progress.update(steps, completed=i), sr_backend=sr, real=real))
                 progress.update(steps, visible=False)
                 progress.advance(overall)
         else:
             with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(process_image, p, output, scale, config, seed, dev, force) for p in paths]
+                futures = [pool.submit(process_image, p, output, scale, config, seed, dev, force, None, sr, real)
+                           for p in paths]
                 for future in as_completed(futures):
                     report(future.result())
                     progress.advance(overall)

@@ -1,0 +1,71 @@
+"""SR quality on the DIV2KRK images that have HR: Y-PSNR/SSIM (scale px shaved) and seconds per image for
+bicubic interpolation, ZSSR with the bicubic kernel, ZSSR with our estimated kernel, ZSSR with the true kernel.
+
+    python benchmarks/sr_div2krk.py --limit 8 [--zssr-iters 3000 --zssr-crop 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from div2krk import DEFAULT_DATA  # noqa: E402
+
+from kernelgan.estimator import estimate_kernel  # noqa: E402
+from kernelgan.io import load_kernel, read_image  # noqa: E402
+from kernelgan.kernels import bicubic_kernel  # noqa: E402
+from kernelgan.metrics import psnr_y, ssim_y  # noqa: E402
+from kernelgan.sr import get_backend  # noqa: E402
+from kernelgan.synth import crop_to_multiple  # noqa: E402
+
+HR_IDS = (3, 13, 14, 23, 24, 30, 33, 38)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=8)
+    parser.add_argument("--zssr-iters", type=int, default=None, help="ZSSR maximum steps [published: 3000]")
+    parser.add_argument("--zssr-crop", type=int, default=None, help="ZSSR father crop [published: 128]")
+    parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-ours,zssr-true")
+    args = parser.parse_args()
+    options = {k: v for k, v in (("max_iters", args.zssr_iters), ("crop", args.zssr_crop)) if v is not None}
+    methods = args.methods.split(",")
+    results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
+    print(f"{'image':>7} " + " ".join(f"{m:>22}" for m in methods))
+    for n in HR_IDS[: args.limit]:
+        lr = read_image(args.data / "lr_x2" / f"im_{n}.png")
+        hr = crop_to_multiple(read_image(args.data / "gt" / f"im_{n}.png"), 2)
+        truth = load_kernel(args.data / "gt_k_x2" / f"kernel_{n}.mat")
+        cells = []
+        for m in methods:
+            start = time.perf_counter()
+            if m == "bicubic":
+                sr = get_backend("bicubic").upscale(lr, truth, 2)
+            else:
+                kind = m.split("-")[1]
+                k = {"bicubic": bicubic_kernel(2), "true": truth}.get(kind)
+                if k is None:
+                    k = estimate_kernel(lr, seed=0, device="cpu").kernel_x2
+                sr = get_backend("zssr").upscale(lr, k, 2, seed=0, **options)
+            seconds = time.perf_counter() - start
+            h, w = min(sr.shape[0], hr.shape[0]), min(sr.shape[1], hr.shape[1])
+            scores = (psnr_y(sr[:h, :w], hr[:h, :w], 2), ssim_y(sr[:h, :w], hr[:h, :w], 2), seconds)
+            results[m].append(scores)
+            cells.append(f"{scores[0]:6.2f}/{scores[1]:.4f}/{seconds:5.0f}s")
+        print(f"{'im_' + str(n):>7} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+    print(f"{'mean':>7} " + " ".join(
+        f"{statistics.mean(r[0] for r in results[m]):6.2f}/{statistics.mean(r[1] for r in results[m]):.4f}/"
+        f"{statistics.median(r[2] for r in results[m]):5.0f}s" for m in methods))
+    print("cells: Y-PSNR dB / SSIM / seconds (mean row: median seconds); torch threads:", torch.get_num_threads())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The backend protocol and registry of non-blind SR backends.
+
+A backend is a named object with ``upscale(lr, kernel, scale, **options) -> sr``: ``lr`` float32 HxWx3 in
+[0, 1], ``kernel`` the x2 blur kernel of ``lr`` (2-D, sums to 1), ``sr`` float32 (scale·H)x(scale·W)x3 in
+[0, 1]. Built-in backends register with ``@register``; third-party ones through the entry-point group
+``kernelgan.backends`` (the entry point names a backend class or a zero-argument factory).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import InputError
+
+ENTRY_POINT_GROUP = "kernelgan.backends"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+    scales: tuple[int, ...]
+    description: str
+
+    def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, **options: Any) -> np.ndarray: ...
+
+
+_BUILTIN: dict[str, Callable[[], Backend]] = {}
+
+
+def register(factory: Callable[[], Backend]) -> Callable[[], Backend]:
+    """Class decorator for built-in backends (the class's ``name`` is its registry key)."""
+    _BUILTIN[factory.name] = factory
+    return factory
+
+
+def _plugins() -> dict[str, Callable[[], Backend]]:
+    found: dict[str, Callable[[], Backend]] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found[ep.name] = ep.load
+    return found
+
+
+def available_backends() -> dict[str, str]:
+    """Backend name -> where it comes from ('built-in' or the entry point's value)."""
+    names = {name: "built-in" for name in _BUILTIN}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        names.setdefault(ep.name, ep.value)
+    return dict(sorted(names.items()))
+
+
+def get_backend(name: str) -> Backend:
+    """Instantiate backend ``name`` (built-in first, then entry points); InputError if unknown or broken."""
+    if name in _BUILTIN:
+        return _BUILTIN[name]()
+    plugins = _plugins()
+    if name not in plugins:
+        raise InputError(f"unknown SR backend {name!r} (installed: {', '.join(available_backends())})")
+    try:
+        obj = plugins[name]()
+        backend = obj() if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "upscale")) else obj
+    except Exception as exc:
+        raise InputError(f"SR backend {name!r} failed to load: {exc}") from None
+    if not isinstance(backend, Backend):
+        raise InputError(f"SR backend {name!r} does not provide name, scales and upscale()")
+    return backend
+
+
+def check_request(backend: Backend, lr: np.ndarray, kernel: np.ndarray, scale: int) -> None:
+    if scale not in backend.scales:
+        raise InputError(f"backend {backend.name} supports x{', x'.join(map(str, backend.scales))}, not x{scale}")
+    if lr.ndim != 3 or lr.shape[2] != 3:
+        raise InputError(f"expected an HxWx3 image, got shape {lr.shape}")

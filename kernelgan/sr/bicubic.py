@@ -1,0 +1,20 @@
+"""Backend ``bicubic``: MATLAB-style bicubic upscaling, ignoring the kernel (the floor every backend must beat)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..resize import imresize
+from .base import check_request, register
+
+
+@register
+class Bicubic:
+    name = "bicubic"
+    scales = (2, 4)
+    description = "MATLAB-style bicubic interpolation (ignores the kernel)"
+
+    def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, **options) -> np.ndarray:
+        """Options (``real``, ``progress``, ...) are accepted and ignored."""
+        check_request(self, lr, kernel, scale)
+        return np.clip(imresize(lr, scale), 0, 1).astype(np.float32)

@@ -1,0 +1,186 @@
+"""Backend ``zssr``: Zero-Shot Super-Resolution (Shocher, Cohen & Irani, CVPR 2018) in PyTorch.
+
+A small residual CNN is trained on the input image alone: crops of the input ("HR fathers") are blurred with
+the given kernel and subsampled to "LR sons"; the network learns to restore fathers from bicubic upscales of
+their sons, then is applied to the bicubic upscale of the whole input. Published settings in ``ZSSRConfig``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..kernels import analytic_x4
+from ..resize import blur_downsample, imresize
+from .base import check_request, register
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ZSSRConfig:
+    """ZSSR hyper-parameters; defaults are the published ones except where marked."""
+
+    channels: int = 64
+    layers: int = 8
+    crop: int = 128  # HR father size
+    max_iters: int = 3000
+    min_iters: int = 256  # steps between learning-rate changes, at least
+    lr: float = 1e-3
+    lr_check_every: int = 60
+    slope_range: int = 256  # steps of reconstruction history fitted by a line
+    slope_ratio: float = 1.5
+    min_lr: float = 9e-6
+    test_every: int = 50
+    test_crop: int = 192  # ours: the reconstruction error is measured on a central crop, not the whole image
+    back_projection: int = 2
+    real_noise: float = 0.0125
+    tile: int = 256  # ours: inference in tiles, for bounded memory
+
+
+class ResidualNet(nn.Module):
+    """``layers`` 3x3 convolutions with ReLU between them; output added to the input (a bicubic upscale)."""
+
+    def __init__(self, channels: int = 64, layers: int = 8):
+        super().__init__()
+        widths = [3] + [channels] * (layers - 1) + [3]
+        self.convs = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        for i, conv in enumerate(self.convs):
+            y = conv(y)
+            if i < len(self.convs) - 1:
+                y = torch.relu(y)
+        return x + y
+
+
+def _to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))[None].to(device)
+
+
+def _dihedral(img: np.ndarray, k: int) -> np.ndarray:
+    """One of the 8 rotations/flips (k in 0..7)."""
+    out = np.rot90(img, k % 4)
+    return out[:, ::-1] if k >= 4 else out
+
+
+def _run_tiled(net: nn.Module, up: np.ndarray, tile: int, device: torch.device) -> np.ndarray:
+    """Apply ``net`` to ``up`` (HxWx3) in overlapping tiles (overlap covers the receptive field)."""
+    margin = len(net.convs)
+    h, w = up.shape[:2]
+    out = np.empty_like(up, dtype=np.float32)
+    with torch.no_grad():
+        for top in range(0, h, tile):
+            for left in range(0, w, tile):
+                t0, l0 = max(0, top - margin), max(0, left - margin)
+                t1, l1 = min(h, top + tile + margin), min(w, left + tile + margin)
+                res = net(_to_tensor(up[t0:t1, l0:l1], device))[0].cpu().numpy().transpose(1, 2, 0)
+                bh, bw = min(tile, h - top), min(tile, w - left)
+                out[top:top + bh, left:left + bw] = res[top - t0:top - t0 + bh, left - l0:left - l0 + bw]
+    return out
+
+
+def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool, rng: np.random.Generator,
+             device: torch.device, progress: ProgressFn | None = None) -> tuple[ResidualNet, int]:
+    """Train the x2 network on ``lr`` (HxWx3 in [0, 1]); returns it and the number of steps taken."""
+    net = ResidualNet(config.channels, config.layers).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    h, w = lr.shape[:2]
+    crop = min(config.crop, h - h % 2, w - w % 2)
+    # fixed central crop to measure reconstruction: downscale it with the kernel, restore, compare
+    th, tw = min(config.test_crop, h) // 2 * 2, min(config.test_crop, w) // 2 * 2
+    test_hr = lr[(h - th) // 2:(h - th) // 2 + th, (w - tw) // 2:(w - tw) // 2 + tw]
+    test_in = _to_tensor(imresize(blur_downsample(test_hr, kernel, 2), output_shape=(th, tw)), device)
+    test_hr_t = _to_tensor(test_hr, device)
+    history: list[tuple[int, float]] = []
+    last_change = 0
+    learning_rate = config.lr
+    step = 0
+    for step in range(1, config.max_iters + 1):
+        top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+        father = _dihedral(lr[top:top + crop, left:left + crop], int(rng.integers(8)))
+        son = blur_downsample(father, kernel, 2)
+        if real:
+            son = son + rng.standard_normal(son.shape) * config.real_noise
+        son_up = _to_tensor(imresize(son, output_shape=(crop, crop)), device)
+        loss = F.l1_loss(net(son_up), _to_tensor(father, device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+        if step % config.test_every == 0:
+            with torch.no_grad():
+                history.append((step, float(F.mse_loss(net(test_in), test_hr_t))))
+        if step % config.lr_check_every == 0 and step - last_change > config.min_iters:
+            recent = [(s, e) for s, e in history if s > step - config.slope_range]
+            if len(recent) >= 3:
+                xs, ys = np.array(recent).T
+                (slope, _), cov = np.polyfit(xs, ys, 1, cov=True)
+                if -config.slope_ratio * slope < math.sqrt(cov[0, 0]):
+                    learning_rate /= 10
+                    last_change = step
+                    for group in opt.param_groups:
+                        group["lr"] = learning_rate
+        if progress is not None:
+            progress(step, config.max_iters)
+        if learning_rate < config.min_lr:
+            break
+    return net, step
+
+
+def back_project(sr: np.ndarray, lr: np.ndarray, kernel: np.ndarray, scale: int, rounds: int) -> np.ndarray:
+    """``rounds`` iterations of sr += bicubic_up(lr − (sr ⋆ k)↓s): the output stays consistent with the input."""
+    for _ in range(rounds):
+        sr = sr + imresize(lr - blur_downsample(sr, kernel, scale), output_shape=sr.shape[:2])
+    return sr
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def super_resolve_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool, seed: int,
+                     device: torch.device, progress: ProgressFn | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    with _seeded(seed):
+        net, _ = train_x2(lr, kernel, config, real, rng, device, progress)
+    up = imresize(lr, 2).astype(np.float32)
+    return _run_tiled(net, up, config.tile, device)
+
+
+@register
+class ZSSR:
+    name = "zssr"
+    scales = (2, 4)
+    description = "Zero-Shot SR (CVPR 2018): a CNN trained on the image itself with the given kernel"
+
+    def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, real: bool = False, seed: int = 0,
+                device: str = "cpu", progress: ProgressFn | None = None, config: ZSSRConfig | None = None,
+                **options) -> np.ndarray:
+        """x2 with ``kernel``; x4 as two x2 passes (the second on the x2 result with the same x2 kernel), then
+        back-projected against the input with the analytic x4 kernel. ``real``: no back-projection, noisy sons."""
+        check_request(self, lr, kernel, scale)
+        known = ZSSRConfig.__dataclass_fields__
+        config = replace(config or ZSSRConfig(), **{k: v for k, v in options.items() if k in known})
+        dev = torch.device(device)
+        rounds = 0 if real else config.back_projection
+        sr = super_resolve_x2(lr, kernel, config, real, seed, dev, progress)
+        sr = back_project(sr, lr, kernel, 2, rounds)
+        if scale == 4:
+            sr = super_resolve_x2(np.clip(sr, 0, 1).astype(np.float32), kernel, config, real, seed + 1, dev, progress)
+            sr = back_project(sr, lr, analytic_x4(kernel), 4, rounds)
+        return np.clip(sr, 0, 1).astype(np.float32)

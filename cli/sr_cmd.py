@@ -38,9 +38,8 @@ def upscale_file(path: Path, kernel: np.ndarray, output: Path, scale: int, backe
         return {"image": str(path), "status": "failed", "error": str(exc)}
 
 
-def _kernel_for(path: Path, kernel: Optional[Path], kernels: Optional[Path]) -> np.ndarray:
-    if kernel is not None:
-        return load_kernel(kernel)
+def _kernel_for(path: Path, kernels: Path) -> np.ndarray:
+    """The x2 kernel ``estimate`` wrote for ``path`` in ``kernels``."""
     for ext in (".npy", ".mat"):
         candidate = kernels / f"{path.stem}_kernel_x2{ext}"
         if candidate.exists():
@@ -83,7 +82,7 @@ def sr(
         task = progress.add_task("upscaling", total=len(paths))
         for path in paths:
             try:
-                k = shared if shared is not None else _kernel_for(path, kernel, kernels)
+                k = shared if shared is not None else _kernel_for(path, kernels)
                 event = upscale_file(path, k, output, scale, backend, real, force, options)
             except KernelganError as exc:
                 event = {"image": str(path), "status": "failed", "error": str(exc)}

@@ -68,7 +68,7 @@ def estimate(
     images: list[str] = typer.Argument(..., help="Images, folders of images (all, sorted) or glob patterns."),
     output: Path = typer.Option(Path("kernelgan-out"), "-o", "--output", help="Output folder."),
     scale: int = typer.Option(2, "--scale", "-s", help="2, or 4 to also write the analytic x4 kernel."),
-    iters: Optional[int] = typer.Option(None, "--iters", min=1, help="Training steps per image [default: 250; the paper: 3000]."),
+    iters: Optional[int] = typer.Option(None, "--iters", min=1, help="Training steps per image (default 250; the paper used 3000)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same image, seed and device give the same kernel."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Images estimated in parallel processes (CPU)."),

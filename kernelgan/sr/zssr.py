@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..kernels import analytic_x4
+from ..kernels import analytic_x4, centre_kernel
 from ..resize import blur_downsample, imresize
 from .base import check_request, register
 
@@ -176,7 +176,7 @@ class ZSSR:
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, real: bool = False, seed: int = 0,
                 device: str = "cpu", progress: ProgressFn | None = None, config: ZSSRConfig | None = None,
                 **options) -> np.ndarray:
-        """x2 with ``kernel``; x4 as two x2 passes (the second on the x2 result with the same x2 kernel), then
+        """x2 with ``kernel`` (centred first); x4 as two x2 passes (the second on the x2 result with the same x2 kernel), then
         back-projected against the input with the analytic x4 kernel. ``real``: no back-projection, noisy sons."""
         check_request(self, lr, kernel, scale)
         known = ZSSRConfig.__dataclass_fields__

@@ -179,6 +179,9 @@ class ZSSR:
         """x2 with ``kernel`` (centred first); x4 as two x2 passes (the second on the x2 result with the same x2 kernel), then
         back-projected against the input with the analytic x4 kernel. ``real``: no back-projection, noisy sons."""
         check_request(self, lr, kernel, scale)
+        # the network's base is a bicubic upscale, aligned with the HR only for kernels centred as DESIGN §4;
+        # a kernel centred elsewhere (DIV2KRK's true kernels sit half a pixel off) would misalign the sons
+        kernel = centre_kernel(kernel, 2)
         known = ZSSRConfig.__dataclass_fields__
         config = replace(config or ZSSRConfig(), **{k: v for k, v in options.items() if k in known})
         dev = torch.device(device)

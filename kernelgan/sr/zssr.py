@@ -94,8 +94,8 @@ def _run_tiled(net: nn.Module, up: np.ndarray, tile: int, device: torch.device) 
 
 
 def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool, rng: np.random.Generator,
-             device: torch.device, progress: ProgressFn | None = None) -> tuple[ResidualNet, int]:
-    """Train the x2 network on ``lr`` (HxWx3 in [0, 1]); returns it and the number of steps taken."""
+             device: torch.device, progress: ProgressFn | None = None) -> ResidualNet:
+    """Train the x2 network on ``lr`` (HxWx3 in [0, 1]) until the lr policy stops it or ``max_iters``."""
     net = ResidualNet(config.channels, config.layers).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     h, w = lr.shape[:2]
@@ -108,7 +108,6 @@ def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool,
     history: list[tuple[int, float]] = []
     last_change = 0
     learning_rate = config.lr
-    step = 0
     for step in range(1, config.max_iters + 1):
         top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
         father = _dihedral(lr[top:top + crop, left:left + crop], int(rng.integers(8)))
@@ -138,7 +137,7 @@ def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool,
             progress(step, config.max_iters)
         if learning_rate < config.min_lr:
             break
-    return net, step
+    return net
 
 
 def back_project(sr: np.ndarray, lr: np.ndarray, kernel: np.ndarray, scale: int, rounds: int) -> np.ndarray:
@@ -162,7 +161,7 @@ def super_resolve_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, rea
                      device: torch.device, progress: ProgressFn | None = None) -> np.ndarray:
     rng = np.random.default_rng(seed)
     with _seeded(seed):
-        net, _ = train_x2(lr, kernel, config, real, rng, device, progress)
+        net = train_x2(lr, kernel, config, real, rng, device, progress)
     up = imresize(lr, 2).astype(np.float32)
     return _run_tiled(net, up, config.tile, device)
 

@@ -1,7 +1,9 @@
 """SR quality on the DIV2KRK images that have HR: Y-PSNR/SSIM (scale px shaved) and seconds per image for
-bicubic interpolation, ZSSR with the bicubic kernel, ZSSR with our estimated kernel, ZSSR with the true kernel.
+bicubic interpolation and each backend-kernel pair: ZSSR and SRMD with the bicubic kernel, our estimated
+kernel (estimated once per image; its time is the `estimate` column, not added to the backends' seconds) or
+the true kernel.
 
-    python benchmarks/sr_div2krk.py --limit 8 [--zssr-iters 3000 --zssr-crop 128]
+    python benchmarks/sr_div2krk.py --limit 8 [--zssr-iters 3000 --zssr-crop 128] [--methods bicubic,srmd-true]
 """
 
 from __future__ import annotations
@@ -34,27 +36,31 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=8)
     parser.add_argument("--zssr-iters", type=int, default=None, help="ZSSR maximum steps [ours 1200, published 3000]")
     parser.add_argument("--zssr-crop", type=int, default=None, help="ZSSR father crop [ours 64, published 128]")
-    parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-ours,zssr-true")
+    parser.add_argument("--srmd-weights", type=Path, default=None, help="SRMD weights [the shipped ones]")
+    parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-ours,zssr-true,srmd-bicubic,srmd-ours,srmd-true")
     args = parser.parse_args()
-    options = {k: v for k, v in (("max_iters", args.zssr_iters), ("crop", args.zssr_crop)) if v is not None}
+    options = {
+        "zssr": {k: v for k, v in (("max_iters", args.zssr_iters), ("crop", args.zssr_crop)) if v is not None},
+        "srmd": {"weights": args.srmd_weights} if args.srmd_weights else {},
+    }
     methods = args.methods.split(",")
+    estimate_seconds: list[float] = []
     results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
     print(f"{'image':>7} " + " ".join(f"{m:>22}" for m in methods))
     for n in HR_IDS[: args.limit]:
         lr = read_image(args.data / "lr_x2" / f"im_{n}.png")
         hr = crop_to_multiple(read_image(args.data / "gt" / f"im_{n}.png"), 2)
         truth = load_kernel(args.data / "gt_k_x2" / f"kernel_{n}.mat")
+        kernels = {"bicubic": bicubic_kernel(2), "true": truth}
+        if any(m.endswith("-ours") for m in methods):
+            start = time.perf_counter()
+            kernels["ours"] = estimate_kernel(lr, seed=0, device="cpu").kernel_x2
+            estimate_seconds.append(time.perf_counter() - start)
         cells = []
         for m in methods:
+            backend, _, kind = m.partition("-")
             start = time.perf_counter()
-            if m == "bicubic":
-                sr = get_backend("bicubic").upscale(lr, truth, 2)
-            else:
-                kind = m.split("-")[1]
-                k = {"bicubic": bicubic_kernel(2), "true": truth}.get(kind)
-                if k is None:
-                    k = estimate_kernel(lr, seed=0, device="cpu").kernel_x2
-                sr = get_backend("zssr").upscale(lr, k, 2, seed=0, **options)
+            sr = get_backend(backend).upscale(lr, kernels.get(kind, truth), 2, seed=0, **options.get(backend, {}))
             seconds = time.perf_counter() - start
             h, w = min(sr.shape[0], hr.shape[0]), min(sr.shape[1], hr.shape[1])
             scores = (psnr_y(sr[:h, :w], hr[:h, :w], 2), ssim_y(sr[:h, :w], hr[:h, :w], 2), seconds)
@@ -65,6 +71,8 @@ def main() -> None:
         f"{statistics.mean(r[0] for r in results[m]):6.2f}/{statistics.mean(r[1] for r in results[m]):.4f}/"
         f"{statistics.median(r[2] for r in results[m]):5.0f}s" for m in methods))
     print("cells: Y-PSNR dB / SSIM / seconds (mean row: median seconds); torch threads:", torch.get_num_threads())
+    if estimate_seconds:
+        print(f"kernel estimation (ours): median {statistics.median(estimate_seconds):.1f} s per image")
 
 
 if __name__ == "__main__":

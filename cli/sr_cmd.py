@@ -57,6 +57,8 @@ def sr(
     output: Path = typer.Option(Path("kernelgan-out"), "-o", "--output", help="Output folder."),
     real: bool = typer.Option(False, "--real", help="Real photo: no back-projection, noisy training sons (zssr)."),
     iters: Optional[int] = typer.Option(None, "--iters", min=1, help="zssr: maximum training steps (default 1200; the paper used 3000)."),
+    noise: Optional[float] = typer.Option(None, "--noise", help="srmd: the LR image's noise level, 0-50 on the 8-bit scale (default 0)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="srmd: weights from `kernelgan train-srmd` instead of the shipped ones."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing results."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
@@ -73,7 +75,10 @@ def sr(
         fail(f"--kernels {kernels}: not a folder")
     get_backend(backend)  # unknown backend: one error before any work
     shared = load_kernel(kernel) if kernel is not None else None
-    options = {"max_iters": iters} if iters is not None and backend == "zssr" else {}
+    if weights is not None and not weights.is_file():
+        fail(f"--weights {weights}: no such file")
+    given = {"max_iters": iters, "noise": noise, "weights": weights}
+    options = {k: v for k, v in given.items() if v is not None}
     paths = expand_images(images)
     if not paths:
         fail("no input images found")

@@ -20,6 +20,7 @@ from torch import nn
 from ..kernels import analytic_x4, centre_kernel
 from ..resize import blur_downsample, imresize
 from .base import check_request, register
+from .tiling import run_tiled, to_tensor
 
 ProgressFn = Callable[[int, int], None]
 
@@ -67,30 +68,10 @@ class ResidualNet(nn.Module):
         return x + y
 
 
-def _to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))[None].to(device)
-
-
 def _dihedral(img: np.ndarray, k: int) -> np.ndarray:
     """One of the 8 rotations/flips (k in 0..7)."""
     out = np.rot90(img, k % 4)
     return out[:, ::-1] if k >= 4 else out
-
-
-def _run_tiled(net: nn.Module, up: np.ndarray, tile: int, device: torch.device) -> np.ndarray:
-    """Apply ``net`` to ``up`` (HxWx3) in overlapping tiles (overlap covers the receptive field)."""
-    margin = len(net.convs)
-    h, w = up.shape[:2]
-    out = np.empty_like(up, dtype=np.float32)
-    with torch.no_grad():
-        for top in range(0, h, tile):
-            for left in range(0, w, tile):
-                t0, l0 = max(0, top - margin), max(0, left - margin)
-                t1, l1 = min(h, top + tile + margin), min(w, left + tile + margin)
-                res = net(_to_tensor(up[t0:t1, l0:l1], device))[0].cpu().numpy().transpose(1, 2, 0)
-                bh, bw = min(tile, h - top), min(tile, w - left)
-                out[top:top + bh, left:left + bw] = res[top - t0:top - t0 + bh, left - l0:left - l0 + bw]
-    return out
 
 
 def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool, rng: np.random.Generator,
@@ -103,8 +84,8 @@ def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool,
     # fixed central crop to measure reconstruction: downscale it with the kernel, restore, compare
     th, tw = min(config.test_crop, h) // 2 * 2, min(config.test_crop, w) // 2 * 2
     test_hr = lr[(h - th) // 2:(h - th) // 2 + th, (w - tw) // 2:(w - tw) // 2 + tw]
-    test_in = _to_tensor(imresize(blur_downsample(test_hr, kernel, 2), output_shape=(th, tw)), device)
-    test_hr_t = _to_tensor(test_hr, device)
+    test_in = to_tensor(imresize(blur_downsample(test_hr, kernel, 2), output_shape=(th, tw)), device)
+    test_hr_t = to_tensor(test_hr, device)
     history: list[tuple[int, float]] = []
     last_change = 0
     learning_rate = config.lr
@@ -114,8 +95,8 @@ def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool,
         son = blur_downsample(father, kernel, 2)
         if real:
             son = son + rng.standard_normal(son.shape) * config.real_noise
-        son_up = _to_tensor(imresize(son, output_shape=(crop, crop)), device)
-        loss = F.l1_loss(net(son_up), _to_tensor(father, device))
+        son_up = to_tensor(imresize(son, output_shape=(crop, crop)), device)
+        loss = F.l1_loss(net(son_up), to_tensor(father, device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -163,7 +144,7 @@ def super_resolve_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, rea
     with _seeded(seed):
         net = train_x2(lr, kernel, config, real, rng, device, progress)
     up = imresize(lr, 2).astype(np.float32)
-    return _run_tiled(net, up, config.tile, device)
+    return run_tiled(net, up, config.tile, len(net.convs), 1, device)
 
 
 @register

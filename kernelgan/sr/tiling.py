@@ -1,0 +1,35 @@
+"""Apply a fully-convolutional network to a large image in overlapping tiles (bounded memory)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+
+def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    """HxWxC float array -> 1xCxHxW float32 tensor on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))[None].to(device)
+
+
+def run_tiled(fn: Callable[[torch.Tensor], torch.Tensor], img: np.ndarray, tile: int, margin: int, scale: int,
+              device: torch.device) -> np.ndarray:
+    """``fn`` maps 1xCxhxw to 1x3x(scale·h)x(scale·w); returns its output on ``img`` (HxWxC) as (scale·H)x(scale·W)x3.
+
+    Tiles of ``tile`` input pixels are read with ``margin`` extra pixels on each side (at least the network's
+    receptive radius), so the stitched result equals one pass over the whole image.
+    """
+    h, w = img.shape[:2]
+    s = scale
+    out = np.empty((h * s, w * s, 3), dtype=np.float32)
+    with torch.no_grad():
+        for top in range(0, h, tile):
+            for left in range(0, w, tile):
+                t0, l0 = max(0, top - margin), max(0, left - margin)
+                t1, l1 = min(h, top + tile + margin), min(w, left + tile + margin)
+                res = fn(to_tensor(img[t0:t1, l0:l1], device))[0].cpu().numpy().transpose(1, 2, 0)
+                bh, bw = min(tile, h - top), min(tile, w - left)
+                out[top * s:(top + bh) * s, left * s:(left + bw) * s] = \
+                    res[(top - t0) * s:(top - t0 + bh) * s, (left - l0) * s:(left - l0 + bw) * s]
+    return out

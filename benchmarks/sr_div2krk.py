@@ -3,7 +3,7 @@ bicubic interpolation and each backend-kernel pair: ZSSR and SRMD with the bicub
 kernel (estimated once per image; its time is the `estimate` column, not added to the backends' seconds) or
 the true kernel.
 
-    python benchmarks/sr_div2krk.py --limit 8 [--zssr-iters 3000 --zssr-crop 128] [--methods bicubic,srmd-true]
+    python benchmarks/sr_div2krk.py --limit 8 [--scale 4] [--zssr-iters 3000 --zssr-crop 128] [--methods bicubic,srmd-true]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from div2krk import DEFAULT_DATA  # noqa: E402
 
 from kernelgan.estimator import estimate_kernel  # noqa: E402
 from kernelgan.io import load_kernel, read_image  # noqa: E402
-from kernelgan.kernels import bicubic_kernel  # noqa: E402
+from kernelgan.kernels import bicubic_kernel, x2_kernel_for_x4  # noqa: E402
 from kernelgan.metrics import psnr_y, ssim_y  # noqa: E402
 from kernelgan.sr import get_backend  # noqa: E402
 from kernelgan.synth import crop_to_multiple  # noqa: E402
@@ -34,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=8)
+    parser.add_argument("--scale", type=int, default=2, choices=(2, 4), help="x4: lr_x4 images, the x2 kernel applied twice")
     parser.add_argument("--zssr-iters", type=int, default=None, help="ZSSR maximum steps [ours 1200, published 3000]")
     parser.add_argument("--zssr-crop", type=int, default=None, help="ZSSR father crop [ours 64, published 128]")
     parser.add_argument("--srmd-weights", type=Path, default=None, help="SRMD weights [the shipped ones]")
@@ -48,22 +49,25 @@ def main() -> None:
     results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
     print(f"{'image':>7} " + " ".join(f"{m:>22}" for m in methods))
     for n in HR_IDS[: args.limit]:
-        lr = read_image(args.data / "lr_x2" / f"im_{n}.png")
-        hr = crop_to_multiple(read_image(args.data / "gt" / f"im_{n}.png"), 2)
-        truth = load_kernel(args.data / "gt_k_x2" / f"kernel_{n}.mat")
+        lr = read_image(args.data / f"lr_x{args.scale}" / f"im_{n}.png")
+        hr = crop_to_multiple(read_image(args.data / "gt" / f"im_{n}.png"), args.scale)
+        if args.scale == 2:
+            truth = load_kernel(args.data / "gt_k_x2" / f"kernel_{n}.mat")
+        else:  # DIV2KRK's x4 images use other x2 kernels than gt_k_x2: recover the one behind gt_k_x4
+            truth = x2_kernel_for_x4(load_kernel(args.data / "gt_k_x4" / f"kernel_{n}.mat"))
         kernels = {"bicubic": bicubic_kernel(2), "true": truth}
         if any(m.endswith("-ours") for m in methods):
             start = time.perf_counter()
-            kernels["ours"] = estimate_kernel(lr, seed=0, device="cpu").kernel_x2
+            kernels["ours"] = estimate_kernel(lr, scale=args.scale, seed=0, device="cpu").kernel_x2
             estimate_seconds.append(time.perf_counter() - start)
         cells = []
         for m in methods:
             backend, _, kind = m.partition("-")
             start = time.perf_counter()
-            sr = get_backend(backend).upscale(lr, kernels.get(kind, truth), 2, seed=0, **options.get(backend, {}))
+            sr = get_backend(backend).upscale(lr, kernels.get(kind, truth), args.scale, seed=0, **options.get(backend, {}))
             seconds = time.perf_counter() - start
             h, w = min(sr.shape[0], hr.shape[0]), min(sr.shape[1], hr.shape[1])
-            scores = (psnr_y(sr[:h, :w], hr[:h, :w], 2), ssim_y(sr[:h, :w], hr[:h, :w], 2), seconds)
+            scores = (psnr_y(sr[:h, :w], hr[:h, :w], args.scale), ssim_y(sr[:h, :w], hr[:h, :w], args.scale), seconds)
             results[m].append(scores)
             cells.append(f"{scores[0]:6.2f}/{scores[1]:.4f}/{seconds:5.0f}s")
         print(f"{'im_' + str(n):>7} " + " ".join(f"{c:>22}" for c in cells), flush=True)

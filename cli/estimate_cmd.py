@@ -72,7 +72,7 @@ def estimate(
     seed: int = typer.Option(0, "--seed", help="Random seed: same image, seed and device give the same kernel."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Images estimated in parallel processes (CPU)."),
-    sr: str = typer.Option("none", "--sr", help="Also upscale with this SR backend and the estimated kernel (none, bicubic, zssr, ...)."),
+    sr: str = typer.Option("none", "--sr", help="Also upscale with this SR backend and the estimated kernel (none, bicubic, zssr, srmd, ...)."),
     real: bool = typer.Option(False, "--real", help="With --sr zssr: real-photo mode (no back-projection, noisy sons)."),
     force: bool = typer.Option(False, "--force", help="Re-estimate images whose outputs exist."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per image on stdout (implies no bar)."),

@@ -116,3 +116,13 @@ def test_kernel_psnr_matches_definition_for_centred_kernels():
     b = anisotropic_gaussian(11, 2.0, 1.0, 0.5, (5.5, 5.5))
     expected = 20 * np.log10(1 / np.sqrt(np.mean((centre_kernel(a, 2) - centre_kernel(b, 2)) ** 2)))
     assert kernel_psnr(a, b) == pytest.approx(expected, abs=1e-9)
+
+
+def test_x2_kernel_for_x4_inverts_the_analytic_x4():
+    from kernelgan.kernels import x2_kernel_for_x4
+    k2 = random_kernel(np.random.default_rng(5))
+    fitted = x2_kernel_for_x4(analytic_x4(k2))
+    assert fitted.shape == (11, 11) and abs(fitted.sum() - 1) < 1e-9 and fitted.min() >= 0
+    assert kernel_psnr(fitted, k2) > 55
+    other = random_kernel(np.random.default_rng(6))
+    assert kernel_psnr(x2_kernel_for_x4(analytic_x4(other)), k2) < kernel_psnr(fitted, k2) - 10

@@ -85,7 +85,7 @@ def test_shipped_weights_beat_bicubic_with_the_true_kernel(scale):
     assert sr.shape == hr.shape and sr.dtype == np.float32 and 0 <= sr.min() and sr.max() <= 1
     bicubic = psnr_y(get_backend("bicubic").upscale(lr, k, scale), hr, scale)
     trained = psnr_y(sr, hr, scale)
-    assert trained > bicubic + 0.5
+    assert trained > bicubic + 2.0  # measured: +7.1 dB at x2, +4.2 dB at x4
     # the same network with untrained weights does not: the gain comes from the shipped weights
     shipped = SRMDWeights.load(shipped_weights(scale))
     torch.manual_seed(0)

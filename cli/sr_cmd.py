@@ -57,7 +57,7 @@ def sr(
     output: Path = typer.Option(Path("kernelgan-out"), "-o", "--output", help="Output folder."),
     real: bool = typer.Option(False, "--real", help="Real photo: no back-projection, noisy training sons (zssr)."),
     iters: Optional[int] = typer.Option(None, "--iters", min=1, help="zssr: maximum training steps (default 1200; the paper used 3000)."),
-    noise: Optional[float] = typer.Option(None, "--noise", help="srmd: the LR image's noise level, 0-50 on the 8-bit scale (default 0)."),
+    noise: Optional[float] = typer.Option(None, "--noise", min=0, max=50, help="srmd: the LR image's noise level, 0-50 on the 8-bit scale (default 0)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="srmd: weights from `kernelgan train-srmd` instead of the shipped ones."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing results."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),

@@ -79,6 +79,11 @@ def condition_vector(pca: KernelPCA, kernel: np.ndarray, noise: float) -> np.nda
     return np.concatenate([pca.project(kernel), [noise / NOISE_UNIT]]).astype(np.float32)
 
 
+def pca_tensors(pca: KernelPCA) -> dict[str, torch.Tensor]:
+    """The basis as tensors, for files that ``torch.load(weights_only=True)`` reads back (``KernelPCA.from_dict``)."""
+    return {k: torch.from_numpy(v) for k, v in pca.to_dict().items()}
+
+
 @dataclass
 class SRMDWeights:
     """A trained network, its kernel basis, and how it was trained (``settings``, free-form)."""
@@ -92,7 +97,7 @@ class SRMDWeights:
             "format": FORMAT,
             "shape": asdict(self.net.shape),
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
-            "pca": {k: torch.from_numpy(v) for k, v in self.pca.to_dict().items()},
+            "pca": pca_tensors(self.pca),
             "settings": self.settings,
         }
         with atomic_path(path) as tmp:
@@ -110,8 +115,7 @@ class SRMDWeights:
             raise InputError(f"{path}: SRMD weights not found") from None
         except Exception as exc:  # truncated file, wrong pickle, wrong shapes
             raise InputError(f"{path}: not usable SRMD weights ({str(exc).splitlines()[0]})") from None
-        pca = KernelPCA.from_dict({k: v.numpy() for k, v in payload["pca"].items()})
-        return cls(net.eval(), pca, dict(payload["settings"]))
+        return cls(net.eval(), KernelPCA.from_dict(payload["pca"]), dict(payload["settings"]))
 
 
 def shipped_weights(scale: int) -> Path:

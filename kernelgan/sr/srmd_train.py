@@ -24,8 +24,9 @@ from ..io import atomic_path, read_image
 from ..kernels import analytic_x4
 from ..metrics import psnr_y
 from ..resize import blur_downsample
+from .augment import dihedral
 from .kernel_pca import KernelPCA, family_kernels, fit_pca
-from .srmd import SRMDNet, SRMDShape, SRMDWeights, condition_vector
+from .srmd import SRMDNet, SRMDShape, SRMDWeights, condition_vector, pca_tensors
 
 STEP_STREAM, VALIDATION_STREAM, PCA_STREAM = 0, 1, 2  # independent random streams per purpose
 
@@ -103,10 +104,7 @@ def make_sample(img: np.ndarray, k2: np.ndarray, noise: float, lr_size: int, mar
     h, w = img.shape[:2]
     if top_left is None:
         top, left = int(rng.integers(0, h - span + 1)), int(rng.integers(0, w - span + 1))
-        crop = img[top:top + span, left:left + span]
-        k = int(rng.integers(8))
-        crop = np.rot90(crop, k % 4)
-        crop = crop[:, ::-1] if k >= 4 else crop
+        crop = dihedral(img[top:top + span, left:left + span], int(rng.integers(8)))
     else:
         top, left = top_left
         crop = img[top:top + span, left:left + span]
@@ -212,7 +210,7 @@ def train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, resu
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         start, history = int(ckpt["step"]), list(ckpt["history"])
-        pca = KernelPCA.from_dict({k: v.numpy() for k, v in ckpt["pca"].items()})
+        pca = KernelPCA.from_dict(ckpt["pca"])
     else:
         pca = fit_basis(settings)
     validation = Validation.build(photos.val, pca, settings)
@@ -240,7 +238,7 @@ def train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, resu
                 torch.save({"settings": asdict(settings), "step": step, "history": history,
                             "state_dict": net.state_dict(), "optimizer": opt.state_dict(),
                             "scheduler": sched.state_dict(),
-                            "pca": {k: torch.from_numpy(v) for k, v in pca.to_dict().items()}}, tmp)
+                            "pca": pca_tensors(pca)}, tmp)
 
     record = {**asdict(settings), "train_photos": photos.names["train"], "val_photos": photos.names["val"],
               "val_history": history, "val_bicubic_psnr": validation.bicubic_psnr}

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..kernels import analytic_x4, centre_kernel
 from ..resize import blur_downsample, imresize
+from .augment import dihedral
 from .base import check_request, register
 from .tiling import run_tiled, to_tensor
 
@@ -68,12 +69,6 @@ class ResidualNet(nn.Module):
         return x + y
 
 
-def _dihedral(img: np.ndarray, k: int) -> np.ndarray:
-    """One of the 8 rotations/flips (k in 0..7)."""
-    out = np.rot90(img, k % 4)
-    return out[:, ::-1] if k >= 4 else out
-
-
 def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool, rng: np.random.Generator,
              device: torch.device, progress: ProgressFn | None = None) -> ResidualNet:
     """Train the x2 network on ``lr`` (HxWx3 in [0, 1]) until the lr policy stops it or ``max_iters``."""
@@ -91,7 +86,7 @@ def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool,
     learning_rate = config.lr
     for step in range(1, config.max_iters + 1):
         top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
-        father = _dihedral(lr[top:top + crop, left:left + crop], int(rng.integers(8)))
+        father = dihedral(lr[top:top + crop, left:left + crop], int(rng.integers(8)))
         son = blur_downsample(father, kernel, 2)
         if real:
             son = son + rng.standard_normal(son.shape) * config.real_noise

@@ -11,10 +11,12 @@ from typing import Callable, Optional
 
 import torch
 import typer
+from rich.table import Table
 
 from kernelgan import __version__
 from kernelgan.errors import KernelganError
 from kernelgan.estimator import EstimatorConfig, estimate_kernel
+from kernelgan.estimator.registry import DEFAULT, available_estimators, get_estimator
 from kernelgan.estimator.train import resolve_device
 from kernelgan.io import read_image
 from kernelgan.outputs import expected_outputs, write_estimate
@@ -26,8 +28,8 @@ from .progress import task_progress
 from .sr_cmd import sr_path, upscale_file
 
 
-def process_image(path: Path, output: Path, scale: int, config: EstimatorConfig, seed: int, device: str,
-                  force: bool, on_step: Callable[[int, int], None] | None = None, sr_backend: str = "none",
+def process_image(path: Path, output: Path, scale: int, estimator: str, config: EstimatorConfig, seed: int,
+                  device: str, force: bool, on_step: Callable[[int, int], None] | None = None, sr_backend: str = "none",
                   real: bool = False) -> dict:
     """Estimate one image and write its outputs (and its upscale with ``sr_backend``); returns the event
     reported for it (never raises for bad input)."""
@@ -46,7 +48,7 @@ def process_image(path: Path, output: Path, scale: int, config: EstimatorConfig,
         kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
         record = {
             "version": __version__, "image": str(path), "size": [img.shape[1], img.shape[0]], "scale": scale,
-            "seed": seed, "seed_used": result.seed, "attempts": result.attempts, "device": device,
+            "estimator": estimator, "seed": seed, "seed_used": result.seed, "attempts": result.attempts, "device": device,
             "torch": torch.__version__, "python": platform.python_version(), "seconds": round(seconds, 3),
             "settings": config.to_dict(), "final_losses": result.losses, "quality": result.quality,
             "kernels": {f"x{s}": [p.name for p in outputs if p.name.startswith(f"{stem}_kernel_x{s}")] for s in kernels},
@@ -68,7 +70,8 @@ def estimate(
     images: list[str] = typer.Argument(..., help="Images, folders of images (all, sorted) or glob patterns."),
     output: Path = typer.Option(Path("kernelgan-out"), "-o", "--output", help="Output folder."),
     scale: int = typer.Option(2, "--scale", "-s", help="2, or 4 to also write the analytic x4 kernel."),
-    iters: Optional[int] = typer.Option(None, "--iters", min=1, help="Training steps per image (default 250; the paper used 3000)."),
+    estimator: str = typer.Option(DEFAULT, "--estimator", "-e", help="Estimator (see `kernelgan estimators`)."),
+    iters: Optional[int] = typer.Option(None, "--iters", min=0, help="GAN training steps per image (kernelgan: 250, kernelgan-paper: 3000; 0: no GAN)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same image, seed and device give the same kernel."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Images estimated in parallel processes (CPU)."),
@@ -78,7 +81,7 @@ def estimate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per image on stdout (implies no bar)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
-    """Estimate each image's x2 downscaling kernel with KernelGAN.
+    """Estimate each image's x2 downscaling kernel (default: the learned prior; KernelGAN with -e kernelgan).
 
     For photo.png it writes OUT/photo_kernel_x2.npy/.mat/.png (x4 too with --scale 4) and OUT/photo.json
     (version, settings, seed, device, time, losses, run quality). Existing results are skipped unless --force;
@@ -88,7 +91,7 @@ def estimate(
     if sr != "none":
         get_backend(sr)  # unknown backend: one error before any work
     dev = str(resolve_device(device))
-    config = EstimatorConfig().with_overrides(iters=iters)
+    config = get_estimator(estimator).config.with_overrides(iters=iters)
     paths = expand_images(images)
     if not paths:
         fail("no input images found")
@@ -107,16 +110,16 @@ def estimate(
     with task_progress(quiet) as progress:
         overall = progress.add_task("images", total=len(paths))
         if jobs == 1 or dev == "cuda" or len(paths) == 1:
-            steps = progress.add_task("", total=config.iters, visible=False)
+            steps = progress.add_task("", total=max(config.iters, 1), visible=False)
             for path in paths:
-                progress.reset(steps, total=config.iters, description=f"  {path.name}", visible=True)
-                report(process_image(path, output, scale, config, seed, dev, force,
+                progress.reset(steps, total=max(config.iters, 1), description=f"  {path.name}", visible=config.iters > 0)
+                report(process_image(path, output, scale, estimator, config, seed, dev, force,
                                      on_step=lambda i, n: progress.update(steps, completed=i), sr_backend=sr, real=real))
                 progress.update(steps, visible=False)
                 progress.advance(overall)
         else:
             with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(process_image, p, output, scale, config, seed, dev, force, None, sr, real)
+                futures = [pool.submit(process_image, p, output, scale, estimator, config, seed, dev, force, None, sr, real)
                            for p in paths]
                 for future in as_completed(futures):
                     report(future.result())
@@ -125,3 +128,13 @@ def estimate(
         out.print(f"{counts['ok']} estimated, {counts['skipped']} skipped, {counts['failed']} failed -> {output}")
     if counts["failed"]:
         raise typer.Exit(EXIT_FAILED)
+
+
+def estimators() -> None:
+    """List the estimators `kernelgan estimate --estimator NAME` accepts (the default first)."""
+    table = Table(title="estimators")
+    table.add_column("name")
+    table.add_column("description")
+    for name, spec in sorted(available_estimators().items(), key=lambda kv: kv[0] != DEFAULT):
+        table.add_row(name + (" (default)" if name == DEFAULT else ""), spec.description)
+    out.print(table)

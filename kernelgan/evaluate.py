@@ -1,15 +1,23 @@
-"""Score estimated kernels against true ones: kernel PSNR, re-degradation PSNR, SR PSNR/SSIM, bicubic floor."""
+"""Score estimated kernels against true ones, beside the reference kernels scored the same way.
+
+Per image: kernel PSNR, shape agreement (size error, anisotropy, orientation error), re-degradation PSNR (with
+the HR) and SR PSNR/SSIM with a fixed non-blind backend (with the LR and HR). The same scores are computed
+for three reference kernels: the bicubic kernel (the floor), the family's best *fixed kernel* chosen without
+looking at any image (``families``), and the true kernel (the ceiling; kernel PSNR 100 dB by definition).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .errors import KernelganError
 from .io import IMAGE_SUFFIXES, KERNEL_SUFFIXES, load_kernel, read_image
+from .kernel_shape import kernel_shape, orientation_error, pearson, size_error
 from .kernels import bicubic_kernel, kernel_psnr
 from .metrics import psnr_y, ssim_y
 from .resize import blur_downsample
@@ -20,6 +28,11 @@ _PATTERNS = (
     re.compile(r"^(?P<stem>.+)_kernel_x(?P<scale>\d)$"),
     re.compile(r"^kernel_(?P<n>\d+)$"),  # DIV2KRK: kernel_N.mat belongs to im_N.png
 )
+
+ESTIMATE = "estimate"
+REFERENCES = ("bicubic", "fixed", "true")  # floor, image-blind bar, ceiling
+ROW_TITLES = {ESTIMATE: "estimate", "bicubic": "bicubic kernel (floor)", "fixed": "fixed kernel (no image)",
+              "true": "true kernel (ceiling)"}
 
 
 def kernel_stem(path: Path, scale: int) -> str | None:
@@ -54,30 +67,35 @@ def _image_for(folder: Path | None, stem: str, scale: int) -> Path | None:
 
 
 @dataclass
-class Scores:
-    """Scores of one image (or their means); None where the needed input was not given."""
+class KernelScores:
+    """Scores of one kernel on one image; None where the needed input was not given."""
 
-    image: str
     kernel_psnr: float
-    floor_kernel_psnr: float
+    size: float  # trace of the covariance (px²)
+    size_error: float  # log(size / true size)
+    anisotropy: float
+    orientation_error: float | None  # degrees; None when the truth is not clearly anisotropic
     redeg_psnr: float | None = None
-    floor_redeg_psnr: float | None = None
     sr_psnr: float | None = None
     sr_ssim: float | None = None
 
 
 @dataclass
-class Report:
-    images: list[Scores] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+class ImageScores:
+    """One image: its estimate's scores and the reference kernels', keyed by row name (see ROW_TITLES)."""
 
-    def mean(self) -> dict[str, float | None]:
-        out: dict[str, float | None] = {}
-        for name in ("kernel_psnr", "floor_kernel_psnr", "redeg_psnr", "floor_redeg_psnr", "sr_psnr", "sr_ssim"):
-            values = [getattr(s, name) for s in self.images if getattr(s, name) is not None]
-            out[name] = float(np.mean(values)) if values else None
-        out["under_floor"] = sum(s.kernel_psnr < s.floor_kernel_psnr for s in self.images)
-        return out
+    image: str
+    true_size: float
+    true_anisotropy: float
+    rows: dict[str, KernelScores]
+    sr_file_psnr: float | None = None  # an SR result given as a file (``--sr``), scored against the HR
+    sr_file_ssim: float | None = None
+
+
+def image_scores_from_dict(data: dict) -> ImageScores:
+    """Inverse of ``dataclasses.asdict`` for ImageScores (results passed between processes or read from JSON)."""
+    rows = {row: KernelScores(**scores) for row, scores in data["rows"].items()}
+    return ImageScores(**{**data, "rows": rows})
 
 
 def redegradation_psnr(hr: np.ndarray, estimate: np.ndarray, truth: np.ndarray, scale: int) -> float:
@@ -87,31 +105,113 @@ def redegradation_psnr(hr: np.ndarray, estimate: np.ndarray, truth: np.ndarray, 
     return psnr_y(lr_est, lr_true, shave=scale)
 
 
-def evaluate(est_dir: Path, gt_dir: Path, scale: int, hr_dir: Path | None = None, sr_dir: Path | None = None,
+SRFn = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (LR, kernel) -> SR
+
+
+def score_kernel(k: np.ndarray, truth: np.ndarray, scale: int, hr: np.ndarray | None = None,
+                 lr: np.ndarray | None = None, sr: SRFn | None = None) -> KernelScores:
+    """Every score of kernel ``k`` against ``truth``; re-degradation needs ``hr``, SR needs ``lr``, ``hr``, ``sr``."""
+    shape = kernel_shape(k)
+    scores = KernelScores(kernel_psnr(k, truth, scale), shape.size, size_error(k, truth), shape.anisotropy,
+                          orientation_error(k, truth))
+    if hr is not None:
+        scores.redeg_psnr = redegradation_psnr(hr, k, truth, scale)
+        if lr is not None and sr is not None:
+            out = sr(lr, k)
+            if out.shape[:2] != hr.shape[:2]:
+                raise KernelganError(f"SR output is {out.shape[1]}x{out.shape[0]}, HR is {hr.shape[1]}x{hr.shape[0]}")
+            scores.sr_psnr, scores.sr_ssim = psnr_y(out, hr, shave=scale), ssim_y(out, hr, shave=scale)
+    return scores
+
+
+def score_image(name: str, estimate: np.ndarray, truth: np.ndarray, fixed: np.ndarray, scale: int,
+                hr: np.ndarray | None = None, lr: np.ndarray | None = None, sr: SRFn | None = None) -> ImageScores:
+    """The estimate and the three reference kernels (bicubic, ``fixed``, ``truth``) scored the same way."""
+    kernels = {ESTIMATE: estimate, "bicubic": bicubic_kernel(scale), "fixed": fixed, "true": truth}
+    t = kernel_shape(truth)
+    return ImageScores(name, t.size, t.anisotropy,
+                       {row: score_kernel(k, truth, scale, hr, lr, sr) for row, k in kernels.items()})
+
+
+METRICS = ("kernel_psnr", "size_error", "redeg_psnr", "sr_psnr", "sr_ssim")
+
+
+@dataclass
+class Report:
+    images: list[ImageScores] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # true kernels without an estimate
+    failed: dict[str, str] = field(default_factory=dict)  # image -> why it could not be scored
+
+    def summary(self) -> dict[str, dict[str, float | int | None]]:
+        """Per row (estimate and references): mean of each metric, mean |size error|, correlation of log sizes
+        with the truth, median orientation error, and how many images score under the floor / fixed kernel."""
+        out: dict[str, dict[str, float | int | None]] = {}
+        rows = [ESTIMATE, *REFERENCES]
+        true_log_size = [np.log(s.true_size) for s in self.images]
+        for row in rows:
+            scores = [s.rows[row] for s in self.images]
+            entry: dict[str, float | int | None] = {}
+            for metric in METRICS:
+                values = [getattr(x, metric) for x in scores if getattr(x, metric) is not None]
+                entry[metric] = float(np.mean(values)) if values else None
+            entry["abs_size_error"] = float(np.mean([abs(x.size_error) for x in scores])) if scores else None
+            entry["size_corr"] = pearson([np.log(x.size) for x in scores], true_log_size)
+            angles = [x.orientation_error for x in scores if x.orientation_error is not None]
+            entry["median_orientation_error"] = float(np.median(angles)) if angles else None
+            entry["anisotropy_corr"] = pearson([np.log(x.anisotropy) for x in scores],
+                                               [np.log(s.true_anisotropy) for s in self.images])
+            if row != "bicubic":
+                entry["under_floor"] = sum(s.rows[row].kernel_psnr < s.rows["bicubic"].kernel_psnr for s in self.images)
+            if row == ESTIMATE:
+                entry["under_fixed"] = sum(s.rows[row].kernel_psnr < s.rows["fixed"].kernel_psnr for s in self.images)
+            out[row] = entry
+        return out
+
+    def to_dict(self) -> dict:
+        return {"images": [asdict(s) for s in self.images], "summary": self.summary(), "missing": self.missing,
+                "failed": self.failed}
+
+
+def evaluate(est_dir: Path, gt_dir: Path, scale: int, fixed: np.ndarray, hr_dir: Path | None = None,
+             sr_dir: Path | None = None, lr_dir: Path | None = None, sr: SRFn | None = None,
              progress: Callable[[], None] | None = None) -> Report:
-    """Score every estimate in ``est_dir`` that has a true kernel in ``gt_dir`` (matched by image stem)."""
+    """Score every estimate in ``est_dir`` that has a true kernel in ``gt_dir`` (matched by image stem).
+
+    ``fixed`` is the image-blind kernel row. With ``hr_dir``: re-degradation PSNR; with ``sr_dir`` too, the SR
+    files found there are scored against the HR; with ``lr_dir`` and ``sr`` too, every kernel row is also
+    scored by SR (``sr(lr, kernel)``). An image whose files cannot be read becomes a failed entry; the others go on.
+    """
     estimates, truths = kernel_files(est_dir, scale), kernel_files(gt_dir, scale)
-    report = Report(missing=sorted(set(truths) - set(estimates)))
-    floor = bicubic_kernel(scale)
-    stems = sorted(set(estimates) & set(truths), key=_natural_key)
-    for stem in stems:
-        est, truth = load_kernel(estimates[stem]), load_kernel(truths[stem])
-        scores = Scores(stem, kernel_psnr(est, truth, scale), kernel_psnr(floor, truth, scale))
-        hr_path = _image_for(hr_dir, stem, scale)
-        if hr_path is not None:
-            hr = crop_to_multiple(read_image(hr_path), scale)
-            scores.redeg_psnr = redegradation_psnr(hr, est, truth, scale)
-            scores.floor_redeg_psnr = redegradation_psnr(hr, floor, truth, scale)
-            sr_path = _image_for(sr_dir, stem, scale)
-            if sr_path is not None:
-                sr = read_image(sr_path)
-                h, w = min(sr.shape[0], hr.shape[0]), min(sr.shape[1], hr.shape[1])
-                scores.sr_psnr = psnr_y(sr[:h, :w], hr[:h, :w], shave=scale)
-                scores.sr_ssim = ssim_y(sr[:h, :w], hr[:h, :w], shave=scale)
-        report.images.append(scores)
+    report = Report(missing=sorted(set(truths) - set(estimates), key=_natural_key))
+    for stem in sorted(set(estimates) & set(truths), key=_natural_key):
+        try:
+            report.images.append(_evaluate_one(stem, estimates[stem], truths[stem], scale, fixed, hr_dir, sr_dir,
+                                               lr_dir, sr))
+        except (KernelganError, OSError) as exc:
+            report.failed[stem] = str(exc)
         if progress is not None:
             progress()
     return report
+
+
+def _evaluate_one(stem: str, est_path: Path, truth_path: Path, scale: int, fixed: np.ndarray, hr_dir: Path | None,
+                  sr_dir: Path | None, lr_dir: Path | None, sr: SRFn | None) -> ImageScores:
+    est, truth = load_kernel(est_path), load_kernel(truth_path)
+    hr_path = _image_for(hr_dir, stem, scale)
+    hr = crop_to_multiple(read_image(hr_path), scale) if hr_path is not None else None
+    lr_path = _image_for(lr_dir, stem, scale)
+    lr = read_image(lr_path) if lr_path is not None else None
+    if lr is not None and hr is not None and (lr.shape[0] * scale, lr.shape[1] * scale) != hr.shape[:2]:
+        raise KernelganError(f"{lr_path}: LR is {lr.shape[1]}x{lr.shape[0]}, HR {hr_path} is {hr.shape[1]}x{hr.shape[0]} "
+                             f"(x{scale} expected)")
+    scores = score_image(stem, est, truth, fixed, scale, hr, lr, sr)
+    sr_path = _image_for(sr_dir, stem, scale)
+    if sr_path is not None and hr is not None:
+        out = read_image(sr_path)
+        if out.shape[:2] != hr.shape[:2]:
+            raise KernelganError(f"{sr_path}: SR image is {out.shape[1]}x{out.shape[0]}, HR is {hr.shape[1]}x{hr.shape[0]}")
+        scores.sr_file_psnr, scores.sr_file_ssim = psnr_y(out, hr, shave=scale), ssim_y(out, hr, shave=scale)
+    return scores
 
 
 def _natural_key(stem: str) -> list:

@@ -18,7 +18,10 @@ class EstimatorConfig:
     d_blocks: int = 5  # 1x1 conv + BatchNorm + ReLU blocks
     d_init_gain: float = 0.1
     d_input_noise: float = 1.0 / 255.0
-    # optimisation
+    # the early prior: the kernel G is pulled towards at the start ("bicubic" as the paper, or "learned": the
+    # kernel the learned prior predicts from the image's spectrum, see prior.py)
+    early_prior: str = "bicubic"
+    # optimisation; 0 steps: no GAN, the estimate is the early prior's kernel
     iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (README)
     crops_per_step: int = 1
     lr: float = 2e-4
@@ -41,6 +44,7 @@ class EstimatorConfig:
     lambda_bicubic_min: float = 5e-6
     constraints_on_below: float = 5e-3
     # post-processing
+    clean: bool = True  # the paper's clean-up (below); centring is always done
     keep_largest: int = 40  # zero values under 0.75x the (keep_largest+1)-th largest
     # robustness
     max_retries: int = 2

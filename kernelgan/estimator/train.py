@@ -15,11 +15,12 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..kernels import analytic_x4, centre_kernel, clean_kernel, trim_rim
+from ..kernels import analytic_x4, centre_kernel, clean_kernel, fit_size, normalise, trim_rim
 from . import losses
 from .config import EstimatorConfig
 from .crops import CropSampler
 from .networks import Discriminator, Generator
+from .prior import predict_kernel
 
 ProgressFn = Callable[[int, int], None]
 
@@ -87,13 +88,23 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def early_prior_kernel(image: np.ndarray, config: EstimatorConfig) -> np.ndarray:
+    """The KxK kernel G is pulled towards early in training: MATLAB's bicubic kernel (the paper) or the
+    learned prior's prediction for this image (``config.early_prior == "learned"``)."""
+    if config.early_prior == "bicubic":
+        return losses.bicubic_target_kernel(config.kernel_size)
+    if config.early_prior == "learned":
+        return normalise(fit_size(predict_kernel(image), config.kernel_size))
+    raise InputError(f"unknown early prior {config.early_prior!r} (use bicubic or learned)")
+
+
 def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: torch.device,
-                 progress: ProgressFn | None = None, snapshots: dict[int, np.ndarray] | None = None
-                 ) -> tuple[np.ndarray, dict[str, float]]:
+                 progress: ProgressFn | None = None, snapshots: dict[int, np.ndarray] | None = None,
+                 target: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, float]]:
     """Train G and D on ``image`` (HxWx3 float32 in [0, 1]) and return G's raw kernel (KxK) and the mean
-    losses of the last 10% of steps. If ``snapshots`` is given, G's raw kernel after each step number among
-    its keys is stored there (the schedule is in absolute steps, so a snapshot at step n is what an n-step
-    run would return)."""
+    losses of the last 10% of steps. ``target`` is the early prior's kernel (default: ``early_prior_kernel``).
+    If ``snapshots`` is given, G's raw kernel after each step number among its keys is stored there (the
+    schedule is in absolute steps, so a snapshot at step n is what an n-step run would return)."""
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     sampler = CropSampler(image, config.g_crop, config.d_crop)
@@ -103,7 +114,8 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
     schedule = Schedule(config)
     mask = torch.as_tensor(losses.boundary_mask(config.kernel_size, config.boundary_penalty), dtype=torch.float32,
                            device=device)
-    k_bicubic = torch.as_tensor(losses.bicubic_target_kernel(config.kernel_size), dtype=torch.float32, device=device)
+    target = early_prior_kernel(image, config) if target is None else target
+    k_prior = torch.as_tensor(target, dtype=torch.float32, device=device)
     n, d = config.crops_per_step, config.d_crop
     tail_start = int(config.iters * 0.9)
     tail: dict[str, list[float]] = {"g_adversarial": [], "d": [], "d_real": [], "d_fake": [], "sum_to_one": []}
@@ -116,7 +128,7 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
         g_np, d_np = g_np * 2 - 1, d_np * 2 - 1
         g_in = torch.from_numpy(g_np).to(device).reshape(3 * n, 1, config.g_crop, config.g_crop)
         d_real_in = torch.from_numpy(d_np).to(device)
-        bicubic_out = G(g_in, k_bicubic)  # the bicubic x2 downscale, aligned with G's output
+        prior_out = G(g_in, k_prior)  # the early prior's x2 downscale (paper: bicubic), aligned with G's output
 
         # G step: fool D, keep the kernel a plausible downscaling kernel
         d_weights = D.normalised_weights()  # one spectral-norm power iteration per step, shared by all D calls
@@ -124,7 +136,7 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
         k = G.kernel()
         fake = G(g_in, k)
         loss_adv = losses.adversarial(D(fake.reshape(n, 3, d, d), [w.detach() for w in d_weights]), real=True)
-        loss_bicubic = losses.bicubic_prior(fake, bicubic_out)
+        loss_bicubic = losses.bicubic_prior(fake, prior_out)
         loss_sum = losses.sum_to_one(k)
         loss_g = (loss_adv + schedule.lambda_bicubic * loss_bicubic
                   + config.lambda_sum_to_one * loss_sum
@@ -182,7 +194,7 @@ def rejection_reason(raw: np.ndarray) -> str | None:
 
 def finish_kernel(raw: np.ndarray, config: EstimatorConfig, scale: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Post-processing (paper): zero negligible values, clip, renormalise, centre; x4 derived analytically."""
-    k2 = centre_kernel(clean_kernel(raw, config.keep_largest), 2)
+    k2 = centre_kernel(clean_kernel(raw, config.keep_largest) if config.clean else raw, 2)
     return k2, (trim_rim(analytic_x4(k2)) if scale == 4 else None)
 
 
@@ -207,9 +219,14 @@ def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig |
     start = time.perf_counter()
     attempts: list[dict] = []
     with _torch_threads(1):
+        target = early_prior_kernel(image, config)
+        if config.iters == 0:  # no GAN: the early prior's kernel is the estimate
+            k2, k4 = finish_kernel(target, config, scale)
+            return EstimateResult(k2, k4, target, seed, [{"seed": seed, "rejected": None}],
+                                  time.perf_counter() - start)
         for attempt in range(config.max_retries + 1):
             run_seed = seed + attempt
-            raw, tail = train_kernel(image, config, run_seed, dev, progress)
+            raw, tail = train_kernel(image, config, run_seed, dev, progress, target=target)
             reason = rejection_reason(raw)
             attempts.append({"seed": run_seed, "rejected": reason})
             if reason is None:

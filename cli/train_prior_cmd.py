@@ -1,0 +1,51 @@
+"""``kernelgan train-prior``: train the learned kernel prior on HR photos (synthetic pairs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import typer
+
+from kernelgan.estimator.prior_train import PriorTrainSettings, train_prior_on_photos
+
+from .common import err, expand_images, fail, handle_errors, out
+
+DEFAULTS = PriorTrainSettings()
+
+
+@handle_errors
+def train_prior_cmd(
+    photos: list[str] = typer.Argument(..., help="HR photo folders, files or globs (never a test set: not DIV2KRK or Set5)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Weights file to write (.pt)."),
+    samples: int = typer.Option(DEFAULTS.samples, "--samples", min=100, help="Synthetic training pairs."),
+    epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", min=1, help="Passes over the pairs."),
+    seed: int = typer.Option(DEFAULTS.seed, "--seed"),
+    threads: int = typer.Option(1, "--threads", min=1, help="Torch CPU threads."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the weights file."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch lines."),
+) -> None:
+    """Train the kernel prior used by the `prior` estimators (the shipped weights came from this command; README).
+
+    Every tenth photo (by name) is held out for validation. Pairs: an HR crop (also from x0.7 and x0.5
+    downscaled copies), a kernel of a random family (div2krk, sharp, bicubic, motion, defocus), blur + x2
+    subsample, noise on 30% of them, 8-bit rounding; the input is the LR crop's mean local power spectrum.
+    """
+    if output.exists() and not force:
+        fail(f"{output} exists (use --force)")
+    paths = expand_images(photos)
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        fail(f"{missing[0]}: no such file")
+    if len(paths) < 10:
+        fail(f"{len(paths)} photos: give at least 10 (every tenth is held out)")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        weights = train_prior_on_photos(paths, PriorTrainSettings(samples=samples, epochs=epochs, seed=seed),
+                                        log=(lambda m: None) if quiet else err.print)
+    finally:
+        torch.set_num_threads(before)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    weights.save(output)
+    out.print(f"wrote {output}")

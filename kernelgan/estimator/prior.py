@@ -1,0 +1,108 @@
+"""The learned kernel prior: a small network that reads the image's mean local spectrum (``spectrum``) and
+predicts its x2 kernel. Trained by ``kernelgan train-prior`` on synthetic pairs from BSD100/Set14 over every
+kernel family (``families``); its weights ship in ``kernelgan/estimator/weights/prior.pt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+from ..io import atomic_path
+from ..kernels import centre_kernel
+from .spectrum import BINS, log_spectrum
+
+FORMAT = "kernelgan-prior-1"
+KERNEL_SIZE = 13  # the predicted kernel's grid (G's kernel size)
+
+
+@dataclass(frozen=True)
+class PriorShape:
+    channels: int = 32
+    hidden: int = 256
+    kernel_size: int = KERNEL_SIZE
+
+
+class SpectrumNet(nn.Module):
+    """(log spectra B x 1 x BINS x BINS) -> kernels B x K x K, non-negative, each summing to 1 (a softmax)."""
+
+    def __init__(self, shape: PriorShape):
+        super().__init__()
+        c = shape.channels
+        self.shape = shape
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c, 5, padding=2), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+            nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+            nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+        )
+        flat = 2 * c * (BINS // 8) ** 2
+        self.head = nn.Sequential(nn.Linear(flat, shape.hidden), nn.ReLU(), nn.Linear(shape.hidden, shape.kernel_size ** 2))
+
+    def forward(self, spectra: torch.Tensor) -> torch.Tensor:
+        logits = self.head(self.features(spectra).flatten(1))
+        k = self.shape.kernel_size
+        return F.softmax(logits, dim=1).reshape(-1, k, k)
+
+
+@dataclass
+class PriorWeights:
+    """A trained prior: the network's shape, its state and the settings that made it."""
+
+    shape: PriorShape
+    state: dict[str, torch.Tensor]
+    settings: dict[str, Any]
+
+    def network(self) -> SpectrumNet:
+        net = SpectrumNet(self.shape)
+        net.load_state_dict(self.state)
+        return net.eval()
+
+    def save(self, path: Path) -> None:
+        with atomic_path(path) as tmp:
+            torch.save({"format": FORMAT, "shape": asdict(self.shape), "state": self.state,
+                        "settings": self.settings}, tmp)
+
+    @classmethod
+    def load(cls, path: Path) -> "PriorWeights":
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+            raise InputError(f"{path}: not a kernel-prior weights file ({type(exc).__name__})") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InputError(f"{path}: not a kernel-prior weights file (format {FORMAT} expected)")
+        return cls(PriorShape(**data["shape"]), data["state"], data["settings"])
+
+
+def shipped_weights_path() -> Path:
+    return Path(str(files("kernelgan.estimator") / "weights" / "prior.pt"))
+
+
+_CACHE: dict[str, SpectrumNet] = {}
+
+
+def load_network(path: Path | None = None) -> SpectrumNet:
+    """The prior network from ``path`` (default: the shipped weights), loaded once per process."""
+    path = path or shipped_weights_path()
+    key = str(path)
+    if key not in _CACHE:
+        if not path.is_file():
+            raise InputError(f"{path}: kernel-prior weights not found")
+        _CACHE[key] = PriorWeights.load(path).network()
+    return _CACHE[key]
+
+
+def predict_kernel(image: np.ndarray, weights: Path | None = None) -> np.ndarray:
+    """The prior's x2 kernel for ``image`` (HxWx3 in [0, 1]): KERNEL_SIZE² float64, sums to 1, centred."""
+    net = load_network(weights)
+    spec = torch.from_numpy(log_spectrum(image))[None, None]
+    with torch.no_grad():
+        k = net(spec)[0].double().numpy()
+    return centre_kernel(k, 2)

@@ -1,0 +1,157 @@
+"""Training of the learned kernel prior (``prior``) on synthetic pairs: HR photo crop, kernel of a random
+family, blur + x2 subsample, a little noise, 8-bit rounding -> (log spectrum, true kernel).
+
+Photos are split as for SRMD: every tenth (sorted by name) is held out and never trained on; those make the
+tuning set. Sharpness varies between photos, so each is also used downscaled (antialiased bicubic x0.7 and
+x0.5), which makes it sharper per pixel: the prior must not learn one camera's blur as "the image".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..families import FAMILIES, sample_kernel, truth_grid
+from ..io import read_image
+from ..resize import blur, imresize
+from .prior import PriorShape, PriorWeights, SpectrumNet
+from .spectrum import TILE, gray, log_spectrum
+
+PRE_SCALES = (1.0, 0.7, 0.5)
+
+
+@dataclass(frozen=True)
+class PriorTrainSettings:
+    samples: int = 40_000  # synthetic (spectrum, kernel) pairs generated once
+    val_samples: int = 3_000  # pairs from the held-out photos
+    epochs: int = 40
+    batch: int = 128
+    lr: float = 2e-3
+    lr_end: float = 2e-5
+    max_crop: int = 256  # HR crop side (LR tiles are TILE=64; a 256 crop gives 9 of them)
+    noise_p: float = 0.3  # share of samples with Gaussian noise U(0, noise_max)/255 before rounding
+    noise_max: float = 3.0
+    moment_weight: float = 0.1  # weight of the log-size term beside the kernel MSE
+    seed: int = 0
+    shape: PriorShape = PriorShape()
+
+
+def split_photos(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(training, held-out): every tenth photo of the sorted list (by name) is held out."""
+    ordered = sorted(paths, key=lambda p: p.name)
+    return [p for i, p in enumerate(ordered) if i % 10 != 9], [p for i, p in enumerate(ordered) if i % 10 == 9]
+
+
+def make_pair(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator, settings: PriorTrainSettings
+              ) -> np.ndarray:
+    """Log spectrum of one synthetic LR crop of ``hr_gray`` (HxW in [0, 1]) blurred with ``kernel``."""
+    h, w = hr_gray.shape
+    ch, cw = min(h, settings.max_crop), min(w, settings.max_crop)
+    top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+    crop = hr_gray[top:top + ch, left:left + cw]
+    crop = np.rot90(crop, rng.integers(4))
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    lr = blur(crop, kernel)[::2, ::2]
+    if rng.random() < settings.noise_p:
+        lr = lr + rng.normal(0, rng.uniform(0, settings.noise_max) / 255, lr.shape)
+    lr = np.round(np.clip(lr, 0, 1) * 255) / 255
+    return log_spectrum(lr)
+
+
+def load_gray_photos(paths: list[Path]) -> list[np.ndarray]:
+    """Each photo as luma at every PRE_SCALES factor where its LR is still at least one tile a side."""
+    out = []
+    for path in paths:
+        y = gray(read_image(path))
+        for f in PRE_SCALES:
+            img = y if f == 1.0 else imresize(y, f)
+            if min(img.shape) >= 2 * TILE + 16:
+                out.append(np.clip(img, 0, 1))
+    return out
+
+
+def make_dataset(photos: list[np.ndarray], n: int, settings: PriorTrainSettings, seed: int,
+                 families: tuple[str, ...] = FAMILIES, progress: Callable[[int], None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` pairs: spectra n x 1 x BINS x BINS (float32) and true kernels n x K x K (float32, centred)."""
+    rng = np.random.default_rng(seed)
+    spectra, kernels = [], []
+    k_size = settings.shape.kernel_size
+    for i in range(n):
+        k = sample_kernel(families[rng.integers(len(families))], rng)
+        photo = photos[rng.integers(len(photos))]
+        spectra.append(make_pair(photo, k, rng, settings))
+        kernels.append(truth_grid(np.clip(k, 0, None), k_size))
+        if progress is not None and (i + 1) % 1000 == 0:
+            progress(i + 1)
+    return np.stack(spectra)[:, None], np.stack(kernels).astype(np.float32)
+
+
+def log_size(k: torch.Tensor) -> torch.Tensor:
+    """log of the trace of each kernel's covariance (B x K x K -> B)."""
+    size = k.shape[-1]
+    idx = torch.arange(size, dtype=k.dtype, device=k.device)
+    py, px = k.sum(dim=2), k.sum(dim=1)
+    my, mx = (py * idx).sum(1), (px * idx).sum(1)
+    var = (py * (idx - my[:, None]) ** 2).sum(1) + (px * (idx - mx[:, None]) ** 2).sum(1)
+    return torch.log(var + 1e-4)
+
+
+def train_prior(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], settings: PriorTrainSettings,
+                log: Callable[[str], None] = print) -> tuple[PriorWeights, list[dict]]:
+    """Adam with cosine decay on kernel MSE (x1000) + ``moment_weight`` x |log-size error|; returns the
+    weights of the last epoch and the validation history (kernel PSNR and size correlation per epoch)."""
+    torch.manual_seed(settings.seed)
+    net = SpectrumNet(settings.shape)
+    x, y = torch.from_numpy(train[0]), torch.from_numpy(train[1])
+    xv, yv = torch.from_numpy(val[0]), torch.from_numpy(val[1])
+    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    steps = settings.epochs * (len(x) // settings.batch)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=settings.lr_end)
+    gen = torch.Generator().manual_seed(settings.seed)
+    history = []
+    start = time.perf_counter()
+    for epoch in range(settings.epochs):
+        net.train()
+        order = torch.randperm(len(x), generator=gen)
+        for b in range(len(x) // settings.batch):
+            idx = order[b * settings.batch:(b + 1) * settings.batch]
+            pred = net(x[idx])
+            loss = (1000 * ((pred - y[idx]) ** 2).mean()
+                    + settings.moment_weight * (log_size(pred) - log_size(y[idx])).abs().mean())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        net.eval()
+        with torch.no_grad():
+            pv = net(xv)
+        mse = ((pv - yv) ** 2).mean(dim=(1, 2))
+        psnr = float((10 * torch.log10(1 / mse)).mean())
+        corr = float(np.corrcoef(log_size(pv).numpy(), log_size(yv).numpy())[0, 1])
+        history.append({"epoch": epoch + 1, "val_kernel_psnr": round(psnr, 3), "val_size_corr": round(corr, 4),
+                        "seconds": round(time.perf_counter() - start, 1)})
+        log(f"epoch {epoch + 1}/{settings.epochs}: val kernel PSNR {psnr:.2f} dB, size corr {corr:.3f}, "
+            f"{time.perf_counter() - start:.0f} s")
+    weights = PriorWeights(settings.shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
+                           {**{k: v for k, v in asdict(settings).items() if k != "shape"}, "history": history})
+    return weights, history
+
+
+def train_prior_on_photos(paths: list[Path], settings: PriorTrainSettings, log: Callable[[str], None] = print
+                          ) -> PriorWeights:
+    """Split ``paths`` (training / held out), make the synthetic pairs and train; the photo names and the
+    validation history are stored in the weights' settings."""
+    train_paths, held_out = split_photos(paths)
+    log(f"{len(train_paths)} training photos, {len(held_out)} held out; making {settings.samples} pairs")
+    train = make_dataset(load_gray_photos(train_paths), settings.samples, settings, settings.seed)
+    val = make_dataset(load_gray_photos(held_out), settings.val_samples, settings, settings.seed + 1)
+    weights, _ = train_prior(train, val, settings, log)
+    weights.settings.update(train_photos=[p.name for p in train_paths], held_out_photos=[p.name for p in held_out])
+    return weights

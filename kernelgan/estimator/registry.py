@@ -1,0 +1,54 @@
+"""Named estimators: each is a configuration of the one estimator (``train.estimate_kernel``), listed by
+``kernelgan estimators``, chosen with ``kernelgan estimate --estimator NAME`` and recorded in ``photo.json``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError
+from .config import EstimatorConfig
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    name: str
+    description: str
+    config: EstimatorConfig
+
+
+_REGISTRY: dict[str, EstimatorSpec] = {}
+
+
+def register(spec: EstimatorSpec) -> EstimatorSpec:
+    """Add ``spec``; a second estimator with the same name is refused."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"an estimator named {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_estimator(name: str) -> EstimatorSpec:
+    if name not in _REGISTRY:
+        raise InputError(f"unknown estimator {name!r} (available: {', '.join(_REGISTRY)})")
+    return _REGISTRY[name]
+
+
+def available_estimators() -> dict[str, EstimatorSpec]:
+    return dict(_REGISTRY)
+
+
+DEFAULT = "prior"
+
+register(EstimatorSpec(
+    "prior", "learned kernel prior: a small network reads the image's mean local power spectrum and predicts its "
+    "kernel (trained on BSD100/Set14 over five kernel families); about a second per image",
+    EstimatorConfig(early_prior="learned", iters=0, clean=False)))
+register(EstimatorSpec(
+    "prior+kernelgan", "KernelGAN (250 steps) whose early prior is the learned prior's kernel instead of bicubic",
+    EstimatorConfig(early_prior="learned")))
+register(EstimatorSpec(
+    "kernelgan", "KernelGAN, 250 steps from the bicubic prior, G initial gain 0.5 (this project's earlier default)",
+    EstimatorConfig()))
+register(EstimatorSpec(
+    "kernelgan-paper", "KernelGAN at the published settings: 3000 steps, G initial gain 0.1 (for reproduction)",
+    EstimatorConfig(iters=3000, g_init_gain=0.1)))

@@ -1,0 +1,128 @@
+"""Kernel families with known generators, and the best image-blind kernel for each.
+
+A *family* draws random x2 kernels (float64, non-negative except ``bicubic``, summing to 1, odd-sized,
+centred for x2 as in ``kernels``). The families cover what a photo's downscaling kernel may be:
+
+- ``div2krk``: the DIV2KRK protocol (anisotropic Gaussians, variances U(0.6, 5), multiplicative noise);
+- ``sharp``: a well-focused camera, anisotropic Gaussians with variances U(0.2, 1);
+- ``bicubic``: software downscaling, MATLAB's antialiased bicubic ``imresize`` (one kernel, negative lobes);
+- ``motion``: a straight streak 3-9 px long at a random angle, seen through a slightly soft lens;
+- ``defocus``: a uniform disk of radius 1-3.5 px, seen through a slightly soft lens.
+
+The *fixed kernel* of a family is the isotropic Gaussian whose variance maximises the mean kernel PSNR over
+kernels drawn from the family's own generator: the best an estimator that never looks at the image can do.
+An estimate is worth computing only where it beats that kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import numpy as np
+
+from .kernels import analytic_x4, anisotropic_gaussian, bicubic_kernel, centre_kernel, fit_size, normalise, random_kernel, trim_rim, wanted_centre
+from .metrics import psnr_from_mse
+
+SIZE = 11  # grid of the generated kernels (DIV2KRK's x2 size)
+SOFT_LENS_VAR = 0.25  # variance of the slight optical blur under motion and defocus kernels
+
+
+def _soft(k: np.ndarray) -> np.ndarray:
+    """Correlate with a small isotropic Gaussian (a lens that is not perfect) and centre."""
+    from scipy import signal
+
+    c = 2
+    g = anisotropic_gaussian(5, SOFT_LENS_VAR, SOFT_LENS_VAR, 0.0, (c, c))
+    return centre_kernel(signal.convolve2d(k, g, mode="same"), 2)
+
+
+def _div2krk(rng: np.random.Generator) -> np.ndarray:
+    return random_kernel(rng, 2, SIZE)
+
+
+def _sharp(rng: np.random.Generator) -> np.ndarray:
+    return random_kernel(rng, 2, SIZE, var_range=(0.2, 1.0), noise=0.0)
+
+
+def _bicubic(rng: np.random.Generator) -> np.ndarray:
+    return fit_size(bicubic_kernel(2), SIZE)
+
+
+def _motion(rng: np.random.Generator) -> np.ndarray:
+    length, angle = rng.uniform(3.0, 9.0), rng.uniform(0, np.pi)
+    c = wanted_centre(SIZE, 2)
+    t = np.linspace(-0.5, 0.5, 200) * length
+    ys, xs = c + t * np.sin(angle), c + t * np.cos(angle)
+    k = np.zeros((SIZE, SIZE))
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    fy, fx = ys - y0, xs - x0
+    for dy, dx, w in ((0, 0, (1 - fy) * (1 - fx)), (1, 0, fy * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 1, fy * fx)):
+        np.add.at(k, (np.clip(y0 + dy, 0, SIZE - 1), np.clip(x0 + dx, 0, SIZE - 1)), w)
+    return _soft(normalise(k))
+
+
+def _defocus(rng: np.random.Generator) -> np.ndarray:
+    radius = rng.uniform(1.0, 3.5)
+    c = wanted_centre(SIZE, 2)
+    sub = (np.arange(SIZE * 8) + 0.5) / 8 - 0.5  # 8x8 supersampling of each tap
+    ys, xs = np.meshgrid(sub, sub, indexing="ij")
+    inside = ((ys - c) ** 2 + (xs - c) ** 2 <= radius ** 2).astype(np.float64)
+    return _soft(normalise(inside.reshape(SIZE, 8, SIZE, 8).mean(axis=(1, 3))))
+
+
+GENERATORS: dict[str, Callable[[np.random.Generator], np.ndarray]] = {
+    "div2krk": _div2krk, "sharp": _sharp, "bicubic": _bicubic, "motion": _motion, "defocus": _defocus,
+}
+FAMILIES = tuple(GENERATORS)
+ALL = "all"  # the mixture of every family, equally weighted: the fixed kernel for a user who knows nothing
+
+
+def check_family(name: str) -> str:
+    if name not in GENERATORS and name != ALL:
+        from .errors import InputError
+
+        raise InputError(f"unknown kernel family {name!r} (use one of {', '.join(FAMILIES + (ALL,))})")
+    return name
+
+
+def sample_kernel(family: str, rng: np.random.Generator) -> np.ndarray:
+    """One random x2 kernel (SIZE x SIZE) of ``family`` (``all``: a family drawn uniformly first)."""
+    check_family(family)
+    if family == ALL:
+        family = FAMILIES[rng.integers(len(FAMILIES))]
+    return GENERATORS[family](rng)
+
+
+def isotropic_gaussian(var: float, size: int = SIZE) -> np.ndarray:
+    """Centred (x2) isotropic Gaussian of variance ``var`` per axis on a ``size x size`` grid."""
+    c = wanted_centre(size, 2)
+    return anisotropic_gaussian(size, var, var, 0.0, (c, c))
+
+
+VARIANCE_GRID = tuple(float(v) for v in np.round(np.geomspace(0.1, 10.0, 81), 4))
+
+
+@functools.lru_cache(maxsize=None)
+def fixed_kernel_variance(family: str, n: int = 2000, seed: int = 0) -> float:
+    """Variance of the isotropic Gaussian with the highest mean kernel PSNR over ``n`` kernels of ``family``
+    (the grid ``VARIANCE_GRID``; kernel PSNR as ``kernels.kernel_psnr``, both kernels centred)."""
+    check_family(family)
+    rng = np.random.default_rng(seed)
+    truths = np.stack([centre_kernel(sample_kernel(family, rng), 2) for _ in range(n)])  # n x S x S
+    candidates = np.stack([isotropic_gaussian(v) for v in VARIANCE_GRID])  # m x S x S (already centred)
+    mse = ((candidates[:, None] - truths[None]) ** 2).mean(axis=(2, 3))  # m x n
+    mean_psnr = np.vectorize(lambda e: psnr_from_mse(float(e), 1.0))(mse).mean(axis=1)
+    return VARIANCE_GRID[int(np.argmax(mean_psnr))]
+
+
+def fixed_kernel(family: str, scale: int = 2) -> np.ndarray:
+    """The best image-blind x2 kernel of ``family`` (see ``fixed_kernel_variance``), SIZE x SIZE, centred; at
+    ``scale`` 4 its analytic x4 kernel (the family's x4 kernels are their x2 kernels applied twice)."""
+    k2 = isotropic_gaussian(fixed_kernel_variance(family))
+    return trim_rim(analytic_x4(k2)) if scale == 4 else k2
+
+
+def truth_grid(k: np.ndarray, size: int) -> np.ndarray:
+    """``k`` centred and fitted to ``size x size`` (for comparing or training on a common grid)."""
+    return normalise(fit_size(centre_kernel(k, 2), size))

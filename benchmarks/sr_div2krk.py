@@ -1,6 +1,6 @@
 """SR quality on the DIV2KRK images that have HR: Y-PSNR/SSIM (scale px shaved) and seconds per image for
-bicubic interpolation and each backend-kernel pair: ZSSR and SRMD with the bicubic kernel, our estimated
-kernel (estimated once per image; its time is the `estimate` column, not added to the backends' seconds) or
+bicubic interpolation and each backend-kernel pair: ZSSR and SRMD with the bicubic kernel, the fixed kernel
+(DIV2KRK family's best isotropic Gaussian, chosen without looking at any image), our estimated kernel (estimated once per image; its time is the `estimate` column, not added to the backends' seconds) or
 the true kernel.
 
     python benchmarks/sr_div2krk.py --limit 8 [--scale 4] [--zssr-iters 3000 --zssr-crop 128] [--methods bicubic,srmd-true]
@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from div2krk import DEFAULT_DATA  # noqa: E402
 
 from kernelgan.estimator import estimate_kernel  # noqa: E402
+from kernelgan.estimator.registry import DEFAULT, get_estimator  # noqa: E402
+from kernelgan.families import fixed_kernel  # noqa: E402
 from kernelgan.io import load_kernel, read_image  # noqa: E402
 from kernelgan.kernels import bicubic_kernel, x2_kernel_for_x4  # noqa: E402
 from kernelgan.metrics import psnr_y, ssim_y  # noqa: E402
@@ -38,7 +40,8 @@ def main() -> None:
     parser.add_argument("--zssr-iters", type=int, default=None, help="ZSSR maximum steps [ours 1200, published 3000]")
     parser.add_argument("--zssr-crop", type=int, default=None, help="ZSSR father crop [ours 64, published 128]")
     parser.add_argument("--srmd-weights", type=Path, default=None, help="SRMD weights [the shipped ones]")
-    parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-ours,zssr-true,srmd-bicubic,srmd-ours,srmd-true")
+    parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-fixed,zssr-ours,zssr-true,srmd-bicubic,srmd-fixed,srmd-ours,srmd-true")
+    parser.add_argument("--estimator", default=DEFAULT, help="estimator behind the -ours rows (see `kernelgan estimators`)")
     args = parser.parse_args()
     options = {
         "zssr": {k: v for k, v in (("max_iters", args.zssr_iters), ("crop", args.zssr_crop)) if v is not None},
@@ -55,10 +58,11 @@ def main() -> None:
             truth = load_kernel(args.data / "gt_k_x2" / f"kernel_{n}.mat")
         else:  # DIV2KRK's x4 images use other x2 kernels than gt_k_x2: recover the one behind gt_k_x4
             truth = x2_kernel_for_x4(load_kernel(args.data / "gt_k_x4" / f"kernel_{n}.mat"))
-        kernels = {"bicubic": bicubic_kernel(2), "true": truth}
+        kernels = {"bicubic": bicubic_kernel(2), "fixed": fixed_kernel("div2krk"), "true": truth}
         if any(m.endswith("-ours") for m in methods):
             start = time.perf_counter()
-            kernels["ours"] = estimate_kernel(lr, scale=args.scale, seed=0, device="cpu").kernel_x2
+            config = get_estimator(args.estimator).config
+            kernels["ours"] = estimate_kernel(lr, scale=args.scale, config=config, seed=0, device="cpu").kernel_x2
             estimate_seconds.append(time.perf_counter() - start)
         cells = []
         for m in methods:

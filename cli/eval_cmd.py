@@ -27,9 +27,9 @@ def _fmt(value: float | int | None, digits: int = 2) -> str:
 
 def _image_table(report: Report, scale: int) -> Table:
     table = Table(title=f"Kernel estimates at x{scale} ({len(report.images)} images)")
-    for title in ("image", "kernel PSNR", "fixed kernel", "bicubic floor", "size", "true size", "size error",
-                  "anisotropy", "true anis.", "orient. error"):
-        table.add_column(title, justify="left" if title == "image" else "right")
+    table.add_column("image", no_wrap=True)
+    for title in ("kernel PSNR", "fixed", "floor", "size error", "anis. / true", "orient. error"):
+        table.add_column(title, justify="right")
     has_redeg = any(s.rows[ESTIMATE].redeg_psnr is not None for s in report.images)
     has_sr = any(s.rows[ESTIMATE].sr_psnr is not None for s in report.images)
     has_file = any(s.sr_file_psnr is not None for s in report.images)
@@ -42,8 +42,7 @@ def _image_table(report: Report, scale: int) -> Table:
     for s in report.images:
         e = s.rows[ESTIMATE]
         row = [s.image, _fmt(e.kernel_psnr), _fmt(s.rows["fixed"].kernel_psnr), _fmt(s.rows["bicubic"].kernel_psnr),
-               _fmt(e.size), _fmt(s.true_size), f"{e.size_error:+.2f}", _fmt(e.anisotropy), _fmt(s.true_anisotropy),
-               _fmt(e.orientation_error, 0)]
+               f"{e.size_error:+.2f}", f"{e.anisotropy:.1f} / {s.true_anisotropy:.1f}", _fmt(e.orientation_error, 0)]
         row += [_fmt(e.redeg_psnr)] if has_redeg else []
         row += [_fmt(e.sr_psnr)] if has_sr else []
         row += [_fmt(s.sr_file_psnr)] if has_file else []
@@ -62,7 +61,7 @@ def summary_table(report: Report, title: str) -> Table:
     summary = report.summary()
     shown = [c for c in SUMMARY_COLUMNS if any(summary[row].get(c[0]) is not None for row in summary)]
     table = Table(title=title)
-    table.add_column("kernel")
+    table.add_column("kernel", no_wrap=True)
     for _, heading, _ in shown:
         table.add_column(heading, justify="right")
     for row in (ESTIMATE, *REFERENCES):

@@ -60,6 +60,6 @@ def orientation_error(estimate: np.ndarray, truth: np.ndarray) -> float | None:
 def pearson(a: list[float] | np.ndarray, b: list[float] | np.ndarray) -> float | None:
     """Pearson correlation of two equally long sequences; None with fewer than 3 pairs or no spread."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.size < 3 or a.std() == 0 or b.std() == 0:
+    if a.size < 3 or a.std() <= 1e-9 * (1 + abs(a.mean())) or b.std() <= 1e-9 * (1 + abs(b.mean())):
         return None
     return float(np.corrcoef(a, b)[0, 1])

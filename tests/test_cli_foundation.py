@@ -89,8 +89,8 @@ def test_eval_true_kernels_against_themselves_and_floor(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert len(data["images"]) == 3
-    assert data["mean"]["kernel_psnr"] == 100.0
-    assert data["mean"]["floor_kernel_psnr"] < 45
+    assert data["summary"]["estimate"]["kernel_psnr"] == 100.0
+    assert data["summary"]["bicubic"]["kernel_psnr"] < 45
 
 
 def test_eval_table_csv_and_redegradation(tmp_path):
@@ -103,11 +103,12 @@ def test_eval_table_csv_and_redegradation(tmp_path):
     assert result.exit_code == 0, result.output
     assert "zebra" in result.output and "floor" in result.output and "re-degr" in result.output
     lines = (tmp_path / "s.csv").read_text().splitlines()
-    assert lines[0].startswith("image,kernel_psnr") and lines[1].startswith("zebra,") and lines[-1].startswith("mean,")
+    assert lines[0].startswith("image,row,kernel_psnr") and lines[1].startswith("zebra,estimate,")
+    assert [line.split(",")[1] for line in lines[1:]] == ["estimate", "bicubic", "fixed", "true"]
     data = json.loads(run("eval", "--est", est, "--gt", SAMPLES, "--hr", SAMPLES / "hr", "--json").output)
-    row = data["images"][0]
-    assert row["kernel_psnr"] > row["floor_kernel_psnr"]
-    assert row["redeg_psnr"] > row["floor_redeg_psnr"]
+    rows = data["images"][0]["rows"]
+    assert rows["estimate"]["kernel_psnr"] > rows["bicubic"]["kernel_psnr"]
+    assert rows["estimate"]["redeg_psnr"] > rows["bicubic"]["redeg_psnr"]
 
 
 def test_eval_bad_inputs(tmp_path):
@@ -115,7 +116,8 @@ def test_eval_bad_inputs(tmp_path):
     (tmp_path / "e").mkdir()
     assert one_line_error(run("eval", "--est", tmp_path / "e", "--gt", SAMPLES))
     (tmp_path / "e" / "zebra_kernel_x2.npy").write_bytes(b"garbage")
-    assert one_line_error(run("eval", "--est", tmp_path / "e", "--gt", SAMPLES))
+    result = run("eval", "--est", tmp_path / "e", "--gt", SAMPLES)  # a malformed file is a failed row
+    assert result.exit_code == 1 and "zebra" in result.output and "Traceback" not in result.output
     assert one_line_error(run("eval", "--est", SAMPLES, "--gt", SAMPLES, "--scale", "5"))
 
 
@@ -123,5 +125,6 @@ def test_eval_div2krk_true_kernels_score_maximum():
     gt = shared("DIV2KRK", "gt_k_x2")
     data = json.loads(run("eval", "--est", gt, "--gt", gt, "--json").output)
     assert len(data["images"]) == 100
-    assert all(r["kernel_psnr"] == 100.0 for r in data["images"])
-    assert data["mean"]["floor_kernel_psnr"] < 40
+    assert all(r["rows"]["estimate"]["kernel_psnr"] == 100.0 for r in data["images"])
+    assert data["summary"]["bicubic"]["kernel_psnr"] < 40
+    assert 47 < data["summary"]["fixed"]["kernel_psnr"] < 49  # DIV2KRK's fixed Gaussian, fitted on its generator only

@@ -163,9 +163,9 @@ def test_diverged_run_is_retried_with_another_seed(textured, monkeypatch):
     real = train.train_kernel
     calls = []
 
-    def flaky(image, config, seed, device, progress=None):
+    def flaky(image, config, seed, device, progress=None, target=None):
         calls.append(seed)
-        kernel, tail = real(image, config, seed, device, progress)
+        kernel, tail = real(image, config, seed, device, progress, target=target)
         return (np.full_like(kernel, np.nan), tail) if len(calls) == 1 else (kernel, tail)
 
     monkeypatch.setattr(train, "train_kernel", flaky)
@@ -183,3 +183,50 @@ def test_default_estimate_beats_the_bicubic_kernel_on_a_known_kernel():
     result = estimate_kernel(image, seed=0, device="cpu")
     assert kernel_psnr(result.kernel_x2, truth) > kernel_psnr(bicubic_kernel(2), truth) + 3
     assert redegradation_psnr(hr, result.kernel_x2, truth, 2) > redegradation_psnr(hr, bicubic_kernel(2), truth, 2) + 2
+
+
+@pytest.mark.parametrize("hr_source", ["zebra", "synthetic"])
+def test_default_estimator_tracks_kernel_size(hr_source):
+    """A narrow and a wide kernel on the same photo: the estimated sizes come out in the right order with a
+    margin (true sizes differ 6x), and each is within a factor 2 of the truth."""
+    from kernelgan.estimator.registry import DEFAULT, get_estimator
+    from kernelgan.families import isotropic_gaussian
+    from kernelgan.kernel_shape import kernel_shape
+    from kernelgan.kernels import anisotropic_gaussian, wanted_centre
+    from kernelgan.synth import degrade
+
+    from conftest import natural_image
+
+    hr = read_image(SAMPLES / "hr" / "zebra.png") if hr_source == "zebra" else natural_image(320, 320, seed=5)
+    c = wanted_centre(11, 2)
+    narrow, wide = isotropic_gaussian(0.6), anisotropic_gaussian(11, 4.5, 2.5, 0.6, (c, c))
+    config = get_estimator(DEFAULT).config
+    sizes = {}
+    for name, k in (("narrow", narrow), ("wide", wide)):
+        lr, _ = degrade(hr, 2, kernel=k)
+        est = estimate_kernel(np.round(lr * 255) / 255, config=config, seed=0, device="cpu").kernel_x2
+        sizes[name] = kernel_shape(est).size
+        assert 0.5 < sizes[name] / kernel_shape(k).size < 2.0, (name, sizes)
+    assert sizes["wide"] > 3 * sizes["narrow"]
+
+
+def test_estimator_registry_refuses_duplicates_and_unknown_names():
+    from kernelgan.errors import InputError
+    from kernelgan.estimator.registry import EstimatorSpec, available_estimators, get_estimator, register
+
+    assert {"prior", "kernelgan", "kernelgan-paper"} <= set(available_estimators())
+    assert get_estimator("kernelgan-paper").config.iters == 3000
+    with pytest.raises(ValueError):
+        register(EstimatorSpec("kernelgan", "again", EstimatorConfig()))
+    with pytest.raises(InputError):
+        get_estimator("nope")
+
+
+def test_prior_estimate_is_deterministic_and_a_valid_kernel(textured):
+    from kernelgan.estimator.registry import get_estimator
+
+    config = get_estimator("prior").config
+    a = estimate_kernel(textured, config=config, seed=0, device="cpu")
+    b = estimate_kernel(textured, config=config, seed=1, device="cpu")
+    np.testing.assert_array_equal(a.kernel_x2, b.kernel_x2)  # no randomness at all
+    assert a.kernel_x2.min() >= 0 and a.kernel_x2.sum() == pytest.approx(1.0)

@@ -1,5 +1,5 @@
 """Training of the learned kernel prior (``prior``) on synthetic pairs: HR photo crop, kernel of a random
-family, blur + x2 subsample, a little noise, 8-bit rounding -> (log spectrum, true kernel).
+family, blur + x2 subsample, a little noise, 8-bit rounding, sometimes JPEG -> (log spectrum, true kernel).
 
 Photos are split as for SRMD: every tenth (sorted by name) is held out and never trained on; those make the
 tuning set. Sharpness varies between photos, so each is also used downscaled (antialiased bicubic x0.7 and
@@ -8,6 +8,7 @@ x0.5), which makes it sharper per pixel: the prior must not learn one camera's b
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..families import FAMILIES, sample_kernel, truth_grid
 from ..io import read_image
@@ -35,7 +37,9 @@ class PriorTrainSettings:
     lr_end: float = 2e-5
     max_crop: int = 256  # HR crop side (LR tiles are TILE=64; a 256 crop gives 9 of them)
     noise_p: float = 0.3  # share of samples with Gaussian noise U(0, noise_max)/255 before rounding
-    noise_max: float = 3.0
+    noise_max: float = 5.0
+    jpeg_p: float = 0.15  # share of samples saved as JPEG, quality U(jpeg_min, 95)
+    jpeg_min: int = 70
     moment_weight: float = 0.1  # weight of the log-size term beside the kernel MSE
     seed: int = 0
     shape: PriorShape = PriorShape()
@@ -61,7 +65,17 @@ def make_pair(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator,
     if rng.random() < settings.noise_p:
         lr = lr + rng.normal(0, rng.uniform(0, settings.noise_max) / 255, lr.shape)
     lr = np.round(np.clip(lr, 0, 1) * 255) / 255
+    if rng.random() < settings.jpeg_p:
+        lr = jpeg_roundtrip(lr, int(rng.integers(settings.jpeg_min, 96)))
     return log_spectrum(lr)
+
+
+def jpeg_roundtrip(gray_img: np.ndarray, quality: int) -> np.ndarray:
+    """Encode HxW in [0, 1] as an 8-bit JPEG of ``quality`` and decode it."""
+    buf = io.BytesIO()
+    Image.fromarray(np.round(gray_img * 255).astype(np.uint8)).save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    return np.asarray(Image.open(buf), dtype=np.float64) / 255
 
 
 def load_gray_photos(paths: list[Path]) -> list[np.ndarray]:

@@ -1,6 +1,6 @@
 """Kernel maths: pure functions on 2-D float arrays (rows = y, columns = x).
 
-Conventions (DESIGN.md §4): blur is a *correlation* with ``k`` followed by keeping every ``s``-th pixel from
+Conventions (docs/ARCHITECTURE.md, Conventions): blur is a *correlation* with ``k`` followed by keeping every ``s``-th pixel from
 index 0. Kernels have odd sizes; a kernel is *centred* for scale ``s`` when its centre of mass sits at
 ``size//2 + (s - 1)/2`` in each axis, so that a plain bicubic upscale of the LR image is aligned with the HR.
 """
@@ -22,7 +22,7 @@ def centre_of_mass(k: np.ndarray) -> np.ndarray:
 
 
 def wanted_centre(size: int, scale: int) -> float:
-    """Where the centre of mass of a centred odd-sized kernel sits for ``scale`` (DESIGN §4)."""
+    """Where the centre of mass of a centred odd-sized kernel sits for ``scale`` (docs/ARCHITECTURE.md, Conventions)."""
     return size // 2 + 0.5 * (scale - size % 2)
 
 

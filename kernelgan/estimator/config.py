@@ -1,4 +1,4 @@
-"""Every hyper-parameter of the estimator, defaulting to the paper's values (DESIGN.md §5)."""
+"""Every hyper-parameter of the estimator, defaulting to the paper's values (the paper; docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

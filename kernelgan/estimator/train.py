@@ -27,7 +27,7 @@ ProgressFn = Callable[[int, int], None]
 
 @dataclass
 class EstimateResult:
-    """The estimate of one image. Kernels are float64, non-negative, sum to 1, centred (DESIGN §4)."""
+    """The estimate of one image. Kernels are float64, non-negative, sum to 1, centred (docs/ARCHITECTURE.md, Conventions)."""
 
     kernel_x2: np.ndarray
     kernel_x4: np.ndarray | None

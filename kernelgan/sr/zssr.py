@@ -154,7 +154,7 @@ class ZSSR:
         """x2 with ``kernel`` (centred first); x4 as two x2 passes (the second on the x2 result with the same x2 kernel), then
         back-projected against the input with the analytic x4 kernel. ``real``: no back-projection, noisy sons."""
         check_request(self, lr, kernel, scale)
-        # the network's base is a bicubic upscale, aligned with the HR only for kernels centred as DESIGN §4;
+        # the network's base is a bicubic upscale, aligned with the HR only for kernels centred as the convention (docs/ARCHITECTURE.md);
         # a kernel centred elsewhere (DIV2KRK's true kernels sit half a pixel off) would misalign the sons
         kernel = centre_kernel(kernel, 2)
         known = ZSSRConfig.__dataclass_fields__

@@ -23,9 +23,10 @@ def sr_path(output: Path, stem: str, scale: int, backend: str) -> Path:
 
 
 def upscale_file(path: Path, kernel: np.ndarray, output: Path, scale: int, backend_name: str, real: bool,
-                 force: bool, options: dict, on_step=None) -> dict:
-    """Upscale one image file; returns the event reported for it (bad input becomes status 'failed')."""
-    target = sr_path(output, path.stem, scale, backend_name)
+                 force: bool, options: dict, on_step=None, stem: str | None = None) -> dict:
+    """Upscale one image file (outputs named by ``stem``, default the file's stem); returns the event reported
+    for it (bad input becomes status 'failed')."""
+    target = sr_path(output, stem or path.stem, scale, backend_name)
     if target.exists() and not force:
         return {"image": str(path), "status": "skipped", "reason": f"{target} exists (use --force)"}
     try:

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
+from .errors import InputError
 from .io import atomic_path, save_kernel
 
 KERNEL_FORMATS = (".npy", ".mat", ".png")
@@ -38,3 +44,101 @@ def write_estimate(out_dir: Path, stem: str, kernels: dict[int, np.ndarray], rec
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
     return written + [path]
+
+
+def output_stems(paths: list[Path]) -> dict[Path, str]:
+    """The name each input's outputs carry, unique within one run.
+
+    Rule: the file's stem (``photo.png`` -> ``photo``). Inputs that share a stem are named stem + ``_`` +
+    extension (``photo_png``, ``photo_jpg``); if that still collides (``a/x.png`` and ``b/x.png``), the parent
+    folder's name goes first (``a_x_png``). A collision left after that is refused (InputError naming both).
+    """
+    levels = [lambda p: p.stem, lambda p: f"{p.stem}_{p.suffix.lstrip('.').lower()}",
+              lambda p: f"{p.parent.name}_{p.stem}_{p.suffix.lstrip('.').lower()}"]
+    names: dict[Path, str] = {}
+    pending = list(paths)
+    for level, name_of in enumerate(levels):
+        groups: dict[str, list[Path]] = {}
+        for p in pending:
+            groups.setdefault(name_of(p), []).append(p)
+        pending = []
+        for name, group in groups.items():
+            if len(group) == 1 and name not in names.values():
+                names[group[0]] = name
+            else:
+                pending.extend(group)
+        if not pending:
+            return {p: names[p] for p in paths}
+    a, b = pending[0], pending[1] if len(pending) > 1 else pending[0]
+    raise InputError(f"{a} and {b} would write the same output names; rename one or run them separately")
+
+
+def fingerprint(path: Path, settings: dict[str, Any]) -> dict[str, str]:
+    """What a result depends on: the input file's content (SHA-256) and the settings that change it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    settings_hash = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+    return {"input_sha256": digest.hexdigest(), "settings_sha256": settings_hash}
+
+
+def read_record(out_dir: Path, stem: str) -> dict[str, Any] | None:
+    """The JSON record of a finished image, or None if absent or unreadable (a set without it is absent)."""
+    try:
+        return json.loads(record_path(out_dir, stem).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def check_writable(out_dir: Path) -> None:
+    """Create ``out_dir`` if needed and make sure files can be written there (before any work is done)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".kernelgan-write-test."):
+            pass
+    except OSError as exc:
+        raise InputError(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def image_lock(out_dir: Path, stem: str) -> Iterator[bool]:
+    """Hold ``OUT/.<stem>.lock`` while one process works on an image; yields False if another live process
+    holds it (the caller skips the image). A lock left by a dead process is taken over."""
+    path = out_dir / f".{stem}.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _holder_alive(path):
+                yield False
+                return
+            path.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        try:
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            yield True
+        finally:
+            path.unlink(missing_ok=True)
+        return
+    yield False
+
+
+def _holder_alive(path: Path) -> bool:
+    try:
+        text = path.read_text().strip()
+        if not text:  # just created, pid not yet written (or its writer died at once: stale after a minute)
+            return time.time() - path.stat().st_mtime < 60
+        pid = int(text)
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

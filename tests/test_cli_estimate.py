@@ -104,3 +104,81 @@ def test_parallel_jobs_give_the_same_kernels_as_serial(tmp_path, folder):
     assert sorted(e["status"] for e in json_lines(result.output)) == ["ok", "ok"]
     for stem in ("one", "two"):
         assert (serial / f"{stem}_kernel_x2.npy").read_bytes() == (parallel / f"{stem}_kernel_x2.npy").read_bytes()
+
+
+def test_same_stem_in_one_run_gets_distinct_output_names(tmp_path):
+    zebra = read_image(SAMPLES / "zebra.png")[:96, :128]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_image(tmp_path / "a" / "x.png", zebra)
+    write_image(tmp_path / "b" / "x.png", zebra[:, ::-1])
+    import imageio.v3 as iio
+    iio.imwrite(tmp_path / "a" / "x.bmp", np.round(zebra * 255).astype(np.uint8))
+    out = tmp_path / "out"
+    result = run("estimate", tmp_path / "a" / "x.png", tmp_path / "a" / "x.bmp", tmp_path / "b" / "x.png", "-o", out,
+                 "--json")
+    assert result.exit_code == 0, result.output
+    assert [e["status"] for e in json_lines(result.output)] == ["ok", "ok", "ok"]
+    records = {p.stem for p in out.glob("*.json")}
+    assert records == {"a_x_png", "x_bmp", "b_x_png"}
+    for stem in records:
+        assert json.loads((out / f"{stem}.json").read_text())["kernels"]["x2"][0].startswith(stem + "_kernel_x2")
+
+
+def test_rerun_with_other_settings_or_input_is_refused_without_force(tmp_path, folder):
+    out = tmp_path / "out"
+    assert run("estimate", folder / "one.png", "-o", out, "-q").exit_code == 0
+    same = run("estimate", folder / "one.png", "-o", out, "--json")
+    assert json_lines(same.output)[0]["status"] == "skipped" and same.exit_code == 0
+    other = run("estimate", folder / "one.png", "-o", out, "--seed", "3", "--json")
+    event = json_lines(other.output)[0]
+    assert other.exit_code == 1 and event["status"] == "failed" and "other settings" in event["error"]
+    assert json.loads((out / "one.json").read_text())["seed"] == 0  # nothing replaced
+    write_image(folder / "one.png", read_image(folder / "two.png"))
+    changed = run("estimate", folder / "one.png", "-o", out, "--json")
+    assert "another input" in json_lines(changed.output)[0]["error"]
+    forced = run("estimate", folder / "one.png", "-o", out, "--seed", "3", "--force", "--json")
+    assert json_lines(forced.output)[0]["status"] == "ok"
+    assert json.loads((out / "one.json").read_text())["seed"] == 3
+
+
+def test_unwritable_output_is_found_before_any_work(tmp_path, folder):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run("estimate", folder, "-o", blocker / "out")
+    assert result.exit_code == 2 and "not writable" in result.output and "Traceback" not in result.output
+    assert result.output.strip().count("\n") == 0
+
+
+def test_batch_errors_name_their_file(tmp_path, folder):
+    write_image(folder / "small.png", np.zeros((40, 40, 3)))
+    result = run("estimate", folder, "-o", tmp_path / "out", "--json")
+    events = {e["image"].rsplit("/", 1)[-1]: e for e in json_lines(result.output)}
+    assert events["small.png"]["error"].startswith(str(folder / "small.png"))
+
+
+def test_iters_between_zero_and_the_minimum_is_refused(tmp_path, folder):
+    result = run("estimate", folder / "one.png", "-o", tmp_path / "o", "--iters", "3")
+    assert result.exit_code == 2 and "--iters" in result.output
+
+
+def test_two_concurrent_processes_neither_duplicate_nor_mix(tmp_path, folder):
+    import subprocess
+    import sys
+
+    zebra = read_image(SAMPLES / "zebra.png")
+    for i in range(4):
+        write_image(folder / f"extra{i}.png", zebra[20 * i:20 * i + 100, 30 * i:30 * i + 120])
+    for trial in range(3):
+        out = tmp_path / f"out{trial}"
+        cmd = [sys.executable, "-m", "kernelgan_cli.app", "estimate", str(folder), "-o", str(out), "-e", "kernelgan",
+               "--iters", "40", "--json"]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        events = [e for p in procs for e in json_lines(p.communicate(timeout=300)[0])]
+        ok = [e["image"] for e in events if e["status"] == "ok"]
+        assert sorted(ok) == sorted(set(ok)) and len(ok) == 6, events  # each image estimated exactly once
+        assert all(e["status"] in ("ok", "skipped") for e in events)
+        for record in out.glob("*.json"):
+            data = json.loads(record.read_text())
+            assert data["fingerprint"]["settings_sha256"]
+        assert not list(out.glob(".*.lock"))

@@ -1,26 +1,73 @@
-"""``kernelgan``: estimate blur kernels, degrade, evaluate. Thin: parses, calls the library, prints."""
+"""``kernelgan``: estimate blur kernels, degrade, evaluate. Thin: parses, calls the library, prints.
+
+Commands are loaded when they run: ``kernelgan --help`` lists them from the table below without importing
+their modules (and so torch), which keeps it well under a second.
+"""
 
 from __future__ import annotations
 
-import typer
+import importlib
+from typing import Any
 
-from . import degrade_cmd, estimate_cmd, eval_cmd, sr_cmd, train_prior_cmd, train_srmd_cmd
+import typer
+from typer.core import TyperGroup
+
+# name -> (module in this package, function, one-line summary for the command list)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "estimate": ("estimate_cmd", "estimate", "Estimate each image's x2 downscaling kernel."),
+    "estimators": ("estimate_cmd", "estimators", "List the estimators (`estimate --estimator NAME`)."),
+    "sr": ("sr_cmd", "sr", "Upscale images with a known or estimated kernel through an SR backend."),
+    "backends": ("sr_cmd", "backends", "List the installed SR backends."),
+    "degrade": ("degrade_cmd", "degrade", "Make LR test images (and their true kernels) from HR photos."),
+    "eval": ("eval_cmd", "eval_", "Score estimated kernels against true ones (floor, fixed kernel, ceiling)."),
+    "train-prior": ("train_prior_cmd", "train_prior_cmd", "Train the learned kernel prior on HR photos."),
+    "train-srmd": ("train_srmd_cmd", "train_srmd_cmd", "Train SRMD weights on HR photos."),
+}
+
+
+class LazyGroup(TyperGroup):
+    """A command group that imports a command's module only when that command is looked up to run."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        module, function, _ = COMMANDS[cmd_name]
+        func = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+        sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        sub.command(cmd_name, context_settings={"help_option_names": ["-h", "--help"]})(func)
+        return typer.main.get_command(sub)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args:  # no command: the help, and the usage-error exit code
+            typer.echo(ctx.get_help())
+            ctx.exit(2)
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        # the plain (non-rich) layout: rich's would look up, and so import, every command
+        super(TyperGroup, self).format_help(ctx, formatter)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, _, summary) in COMMANDS.items()])
+
 
 app = typer.Typer(
-    help="Blind super-resolution kernel estimation (KernelGAN): estimate, export and evaluate blur kernels.",
-    no_args_is_help=True,
+    cls=LazyGroup,
+    help="Blind super-resolution kernel estimation (KernelGAN and a learned kernel prior): estimate, export and "
+         "evaluate blur kernels, upscale with them.",
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("estimate")(estimate_cmd.estimate)
-app.command("degrade")(degrade_cmd.degrade)
-app.command("eval")(eval_cmd.eval_)
-app.command("sr")(sr_cmd.sr)
-app.command("backends")(sr_cmd.backends)
-app.command("estimators")(estimate_cmd.estimators)
-app.command("train-srmd")(train_srmd_cmd.train_srmd_cmd)
-app.command("train-prior")(train_prior_cmd.train_prior_cmd)
+
+
+@app.callback()
+def _root() -> None:
+    """Blind super-resolution kernel estimation: estimate, export and evaluate blur kernels, upscale with them."""
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from kernelgan.errors import KernelganError
-from kernelgan.io import is_image_file
+
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -52,6 +52,8 @@ def expand_images(inputs: list[str]) -> list[Path]:
 
     A missing path is kept so that the caller reports it as a failed item.
     """
+    from kernelgan.io import is_image_file
+
     found: list[Path] = []
     for item in inputs:
         path = Path(item)

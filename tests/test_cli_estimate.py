@@ -182,3 +182,14 @@ def test_two_concurrent_processes_neither_duplicate_nor_mix(tmp_path, folder):
             data = json.loads(record.read_text())
             assert data["fingerprint"]["settings_sha256"]
         assert not list(out.glob(".*.lock"))
+
+
+def test_top_level_help_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom kernelgan_cli.app import app\n"
+            "r = CliRunner().invoke(app, ['--help'])\nassert r.exit_code == 0 and 'estimate' in r.output\n"
+            "import kernelgan\nprint('torch' in sys.modules, 'scipy' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]

@@ -1,6 +1,16 @@
-"""KernelGAN: per-image estimation of the x2 downscaling kernel with an internal GAN."""
+"""Kernel estimation: named estimators (``registry``) over one entry point (``train.estimate_kernel``)."""
 
-from .config import EstimatorConfig
-from .train import EstimateResult, estimate_kernel
+from __future__ import annotations
 
-__all__ = ["EstimatorConfig", "EstimateResult", "estimate_kernel"]
+import importlib
+from typing import Any
+
+_LAZY = {"EstimatorConfig": "config", "EstimateResult": "train", "estimate_kernel": "train"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

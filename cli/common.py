@@ -6,6 +6,7 @@ import functools
 import glob
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +34,9 @@ def handle_errors(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return func(*args, **kwargs)
         except KernelganError as exc:
             fail(str(exc))
         except OSError as exc:  # unwritable output folder, full disk, ...
@@ -45,6 +48,10 @@ def handle_errors(func: Callable) -> Callable:
             fail("out of memory")
 
     return wrapper
+
+
+def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    err.print(f"[yellow]warning:[/] {message}", markup=True)
 
 
 def expand_images(inputs: list[str]) -> list[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -105,8 +106,21 @@ def write_image(path: str | os.PathLike, img: np.ndarray) -> None:
         iio.imwrite(tmp, data, extension=".png")
 
 
+class KernelWarning(UserWarning):
+    """A kernel was accepted after a fix (normalised, padded); the CLI prints it as one line."""
+
+
+MAX_NEGATIVE_SHARE = 0.25  # negative taps may hold at most this share of the positive mass (bicubic x2: 17%)
+
+
 def validate_kernel(k: np.ndarray, name: str = "kernel") -> np.ndarray:
-    """Return ``k`` as float64 if it is a finite 2-D array with a positive sum; raise KernelError otherwise."""
+    """The kernel policy, the same for every command: return ``k`` as a float64 2-D odd-sized array summing to 1.
+
+    Rejected (KernelError): not a finite 2-D numeric array, a sum that is not positive, or negative taps holding
+    more than ``MAX_NEGATIVE_SHARE`` of the positive mass (small negative lobes, as MATLAB's bicubic kernel's,
+    are kept as they are). Fixed with a KernelWarning: a sum other than 1 (normalised), an even size (a zero
+    row/column added at the end).
+    """
     k = np.asarray(k)
     if k.ndim != 2 or min(k.shape) < 1:
         raise KernelError(f"{name}: a kernel must be a 2-D array, got shape {k.shape}")
@@ -115,8 +129,19 @@ def validate_kernel(k: np.ndarray, name: str = "kernel") -> np.ndarray:
     k = k.astype(np.float64)
     if not np.all(np.isfinite(k)):
         raise KernelError(f"{name}: kernel contains NaN or infinite values")
-    if not k.sum() > 0:
-        raise KernelError(f"{name}: kernel sum must be positive (got {k.sum():.4g})")
+    total = k.sum()
+    if not total > 0:
+        raise KernelError(f"{name}: kernel sum must be positive (got {total:.4g})")
+    negative, positive = -k[k < 0].sum(), k[k > 0].sum()
+    if negative > MAX_NEGATIVE_SHARE * positive:
+        raise KernelError(f"{name}: negative taps hold {negative / positive:.0%} of the kernel's mass "
+                          f"(at most {MAX_NEGATIVE_SHARE:.0%} accepted)")
+    if abs(total - 1) > 1e-3:
+        warnings.warn(f"{name}: kernel sums to {total:.4g}; normalised to 1", KernelWarning, stacklevel=2)
+    k = k / total
+    if k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0:
+        warnings.warn(f"{name}: kernel is {k.shape[0]}x{k.shape[1]}; padded to odd sizes", KernelWarning, stacklevel=2)
+        k = np.pad(k, [(0, 1 - n % 2) for n in k.shape])
     return k
 
 

@@ -128,3 +128,11 @@ def test_eval_div2krk_true_kernels_score_maximum():
     assert all(r["rows"]["estimate"]["kernel_psnr"] == 100.0 for r in data["images"])
     assert data["summary"]["bicubic"]["kernel_psnr"] < 40
     assert 47 < data["summary"]["fixed"]["kernel_psnr"] < 49  # DIV2KRK's fixed Gaussian, fitted on its generator only
+
+
+def test_degrade_normalises_a_kernel_with_a_warning_and_writes_the_normalised_truth(tmp_path, hr_dir):
+    np.save(tmp_path / "big.npy", np.ones((3, 3)))
+    out = tmp_path / "o"
+    result = run("degrade", hr_dir / "b.png", "-o", out, "--kernel", tmp_path / "big.npy", "-q")
+    assert result.exit_code == 0 and "warning" in result.output and "normalised" in result.output
+    assert load_kernel(out / "b_gt_kernel_x2.npy").sum() == pytest.approx(1.0, abs=1e-6)

@@ -6,6 +6,7 @@ from PIL import Image
 
 from kernelgan.errors import InputError, KernelError
 from kernelgan.io import load_kernel, read_image, save_kernel, write_image
+from kernelgan.kernels import bicubic_kernel
 
 
 def test_rgb_png_roundtrip(tmp_path):
@@ -123,3 +124,21 @@ def test_bad_kernels(tmp_path):
         load_kernel(tmp_path / "junk.mat")
     with pytest.raises(InputError):
         load_kernel(tmp_path / "k.txt")
+
+
+def test_kernel_policy_rejects_or_fixes_with_a_warning(tmp_path):
+    import warnings
+
+    from kernelgan.io import KernelWarning, validate_kernel
+
+    with pytest.raises(KernelError):
+        validate_kernel(np.array([[0.5, -0.6], [0.6, 0.3]]))  # 43% negative mass
+    bic = bicubic_kernel(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(validate_kernel(bic), bic)  # small negative lobes kept as they are
+    with pytest.warns(KernelWarning, match="normalised"):
+        k = validate_kernel(np.ones((3, 3)))
+    assert k.sum() == pytest.approx(1.0)
+    with pytest.warns(KernelWarning, match="odd"):
+        assert validate_kernel(np.ones((4, 4)) / 16).shape == (5, 5)

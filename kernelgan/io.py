@@ -12,10 +12,11 @@ from typing import Iterator
 import imageio.v3 as iio
 import numpy as np
 import scipy.io as sio
+from PIL import Image
 
 from .errors import InputError, KernelError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 KERNEL_SUFFIXES = (".npy", ".mat")
 MAX_PIXELS = 120_000_000  # 120 MP: larger files are refused rather than risking memory exhaustion
 MIN_SIDE = 8
@@ -44,7 +45,7 @@ def is_image_file(path: Path) -> bool:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read PNG/JPEG/BMP/TIFF into float32 HxWx3 in [0, 1].
+    """Read PNG/JPEG/BMP/TIFF/WebP into float32 HxWx3 in [0, 1].
 
     Grayscale is expanded to three channels, alpha is dropped, 16-bit data is divided by 65535, palettes are
     applied. Raises InputError (one-line message) for a missing, empty, corrupt, tiny or huge file.
@@ -63,7 +64,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         if int(np.prod(props.shape[:2])) > MAX_PIXELS:
             h, w = props.shape[:2]
             raise InputError(f"{path}: {w}x{h} is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")
-        raw = iio.imread(path)
+        with warnings.catch_warnings():  # our own MAX_PIXELS limit applies, not Pillow's bomb warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            raw = iio.imread(path)
     except InputError:
         raise
     except Exception as exc:  # imageio/Pillow raise many types for corrupt data

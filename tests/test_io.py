@@ -142,3 +142,10 @@ def test_kernel_policy_rejects_or_fixes_with_a_warning(tmp_path):
     assert k.sum() == pytest.approx(1.0)
     with pytest.warns(KernelWarning, match="odd"):
         assert validate_kernel(np.ones((4, 4)) / 16).shape == (5, 5)
+
+
+def test_webp_is_found_in_folders(tmp_path):
+    from kernelgan.io import is_image_file
+
+    iio.imwrite(tmp_path / "a.webp", (np.random.default_rng(0).random((70, 70, 3)) * 255).astype(np.uint8))
+    assert is_image_file(tmp_path / "a.webp") and read_image(tmp_path / "a.webp").shape == (70, 70, 3)

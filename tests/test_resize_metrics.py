@@ -66,3 +66,14 @@ def test_psnr_and_ssim():
     assert 0 < ssim_y(a, noisy) < 0.95
     with pytest.raises(ValueError):
         psnr_y(a, a[:20])
+
+
+def test_blur_downsample_equals_blur_then_subsample():
+    from kernelgan.resize import blur, blur_downsample
+
+    rng = np.random.default_rng(0)
+    img, k = rng.random((37, 41, 3)), rng.random((11, 11))
+    for s in (1, 2, 4):
+        np.testing.assert_allclose(blur_downsample(img, k, s), blur(img, k)[::s, ::s], atol=1e-12)
+    np.testing.assert_allclose(blur_downsample(img[..., 0].astype(np.float32), k[:4, :6], 2),
+                               blur(img[..., 0], k[:4, :6])[::2, ::2], atol=1e-5)

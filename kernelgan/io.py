@@ -64,9 +64,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         if int(np.prod(props.shape[:2])) > MAX_PIXELS:
             h, w = props.shape[:2]
             raise InputError(f"{path}: {w}x{h} is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")
-        with warnings.catch_warnings():  # our own MAX_PIXELS limit applies, not Pillow's bomb warning
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            raw = iio.imread(path)
+        if _is_16bit_colour_png(path):  # Pillow would reduce these to 8 bits
+            raw = _read_png16(path)
+        else:
+            with warnings.catch_warnings():  # our own MAX_PIXELS limit applies, not Pillow's bomb warning
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                raw = iio.imread(path)
     except InputError:
         raise
     except Exception as exc:  # imageio/Pillow raise many types for corrupt data
@@ -75,6 +78,21 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             reason = "not a readable image"
         raise InputError(f"{path}: cannot read image ({reason})") from None
     return to_float_rgb(raw, name=str(path))
+
+
+def _is_16bit_colour_png(path: Path) -> bool:
+    """True for a PNG whose header says 16 bits per sample, colour (RGB or RGBA)."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[24] == 16 and head[25] in (2, 6)
+
+
+def _read_png16(path: Path) -> np.ndarray:
+    """A 16-bit colour PNG as uint16 HxWxC (pypng: Pillow has no 16-bit RGB mode)."""
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    return np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, info["planes"])
 
 
 def to_float_rgb(raw: np.ndarray, name: str = "image") -> np.ndarray:

@@ -149,3 +149,14 @@ def test_webp_is_found_in_folders(tmp_path):
 
     iio.imwrite(tmp_path / "a.webp", (np.random.default_rng(0).random((70, 70, 3)) * 255).astype(np.uint8))
     assert is_image_file(tmp_path / "a.webp") and read_image(tmp_path / "a.webp").shape == (70, 70, 3)
+
+
+def test_16bit_rgb_png_keeps_its_levels(tmp_path):
+    import png
+
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 65536, size=(12, 10, 3), dtype=np.uint16)
+    with open(tmp_path / "deep.png", "wb") as f:
+        png.Writer(width=10, height=12, bitdepth=16, greyscale=False).write(f, data.reshape(12, 30).tolist())
+    img = read_image(tmp_path / "deep.png")
+    np.testing.assert_allclose(img, data / 65535.0, atol=1e-6)  # 8 bits would be off by up to 1/510

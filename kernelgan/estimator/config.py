@@ -21,6 +21,7 @@ class EstimatorConfig:
     # the early prior: the kernel G is pulled towards at the start ("bicubic" as the paper, or "learned": the
     # kernel the learned prior predicts from the image's spectrum, see prior.py)
     early_prior: str = "bicubic"
+    prior_views: int = 1  # learned prior: 1, or 8 to average over the image's rotations and flips
     # optimisation; 0 steps: no GAN, the estimate is the early prior's kernel
     iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (README)
     crops_per_step: int = 1

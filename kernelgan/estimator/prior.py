@@ -99,10 +99,26 @@ def load_network(path: Path | None = None) -> SpectrumNet:
     return _CACHE[key]
 
 
-def predict_kernel(image: np.ndarray, weights: Path | None = None) -> np.ndarray:
-    """The prior's x2 kernel for ``image`` (HxWx3 in [0, 1]): KERNEL_SIZE² float64, sums to 1, centred."""
+def _dihedral(a: np.ndarray, t: int) -> np.ndarray:
+    """The t-th of the 8 rotations/flips of the first two axes (t in 0..7)."""
+    a = np.rot90(a, t % 4)
+    return a[:, ::-1] if t >= 4 else a
+
+
+def _undo_dihedral(k: np.ndarray, t: int) -> np.ndarray:
+    k = k[:, ::-1] if t >= 4 else k
+    return np.rot90(k, -(t % 4))
+
+
+def predict_kernel(image: np.ndarray, weights: Path | None = None, views: int = 1) -> np.ndarray:
+    """The prior's x2 kernel for ``image`` (HxWx3 in [0, 1]): KERNEL_SIZE² float64, sums to 1, centred.
+
+    ``views`` 8 averages the predictions for the image's 8 rotations/flips (each kernel turned back and
+    centred first); 1 reads the image as it is."""
+    if views not in (1, 8):
+        raise ValueError("views must be 1 or 8")
     net = load_network(weights)
-    spec = torch.from_numpy(log_spectrum(image))[None, None]
+    spectra = np.stack([log_spectrum(_dihedral(image, t)) for t in range(views)])[:, None]
     with torch.no_grad():
-        k = net(spec)[0].double().numpy()
-    return centre_kernel(k, 2)
+        kernels = net(torch.from_numpy(spectra)).double().numpy()
+    return centre_kernel(np.mean([centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels)], axis=0), 2)

@@ -44,6 +44,9 @@ register(EstimatorSpec(
     "kernel (trained on BSD100/Set14 over five kernel families); about a second per image",
     EstimatorConfig(early_prior="learned", iters=0, clean=False)))
 register(EstimatorSpec(
+    "prior-x8", "the learned prior averaged over the image's 8 rotations and flips",
+    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False)))
+register(EstimatorSpec(
     "prior+kernelgan", "KernelGAN (250 steps) whose early prior is the learned prior's kernel instead of bicubic",
     EstimatorConfig(early_prior="learned")))
 register(EstimatorSpec(

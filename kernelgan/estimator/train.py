@@ -94,7 +94,7 @@ def early_prior_kernel(image: np.ndarray, config: EstimatorConfig) -> np.ndarray
     if config.early_prior == "bicubic":
         return losses.bicubic_target_kernel(config.kernel_size)
     if config.early_prior == "learned":
-        return normalise(fit_size(predict_kernel(image), config.kernel_size))
+        return normalise(fit_size(predict_kernel(image, views=config.prior_views), config.kernel_size))
     raise InputError(f"unknown early prior {config.early_prior!r} (use bicubic or learned)")
 
 

@@ -21,6 +21,7 @@ from .config import EstimatorConfig
 from .crops import CropSampler
 from .networks import Discriminator, Generator
 from .prior import predict_kernel
+from .registry import DEFAULT, get_estimator
 
 ProgressFn = Callable[[int, int], None]
 
@@ -200,7 +201,8 @@ def finish_kernel(raw: np.ndarray, config: EstimatorConfig, scale: int) -> tuple
 
 def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig | None = None, seed: int = 0,
                     device: str = "auto", progress: ProgressFn | None = None) -> EstimateResult:
-    """Estimate the downscaling kernel of ``image`` (HxWx3 float32 in [0, 1]; grayscale HxW is expanded).
+    """Estimate the downscaling kernel of ``image`` (HxWx3 float32 in [0, 1]; grayscale HxW is expanded) with
+    ``config`` (default: the default estimator's, see ``registry``).
 
     The x2 kernel is learned; at ``scale`` 4 the analytic x4 kernel is derived from it. A run that diverges
     (NaN, collapse) is retried with another seed, up to ``config.max_retries`` times; if all fail, the error
@@ -208,7 +210,7 @@ def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig |
     """
     if scale not in (2, 4):
         raise InputError(f"scale must be 2 or 4, got {scale}")
-    config = config or EstimatorConfig()
+    config = config or get_estimator(DEFAULT).config
     image = np.asarray(image, dtype=np.float32)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)

@@ -9,6 +9,7 @@ Needs ../shared/data/DIV2KRK (or --data). Prints one row per image, then a summa
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import re
@@ -23,11 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kernelgan.estimator import EstimatorConfig, estimate_kernel
-from kernelgan.estimator import losses
+from kernelgan.estimator import EstimatorConfig, estimate_kernel, losses
 from kernelgan.estimator.networks import Generator
-from kernelgan.estimator.train import finish_kernel, rejection_reason, train_kernel
 from kernelgan.estimator.registry import DEFAULT, get_estimator
+from kernelgan.estimator.train import finish_kernel, rejection_reason, train_kernel
 from kernelgan.evaluate import ROW_TITLES, Report, image_scores_from_dict, score_image
 from kernelgan.families import fixed_kernel, fixed_kernel_variance
 from kernelgan.io import load_kernel, read_image
@@ -195,7 +195,8 @@ def main() -> None:
     report = Report(images=[image_scores_from_dict(row["scores"]) for row in rows])
     secs = [r["seconds"] for r in rows]
     summary = {"images": len(rows), "estimator": args.estimator,
-               "config": {**get_estimator(args.estimator).config.to_dict(), **{k: v for k, v in overrides.items() if v is not None}},
+               "config": {**get_estimator(args.estimator).config.to_dict(),
+                          **{k: v for k, v in overrides.items() if v is not None}},
                "rows": report.summary(), "median_seconds": statistics.median(secs),
                "reference_seconds_3000": ref, "speedup_vs_reference": (ref / statistics.median(secs)) if ref else None}
     print()
@@ -212,13 +213,13 @@ def print_summary(summary: dict, n: int) -> None:
     """One line per kernel row: the yardstick's numbers (re-degradation on the images that have an HR)."""
     print(f"{'kernel':<26} {'kernel PSNR':>11} {'under floor':>11} {'size corr':>9} {'|size err|':>10} "
           f"{'anis corr':>9} {'orient err':>10} {'re-degr':>8}")
+    def fmt(entry: dict, key: str, digits: int = 2) -> str:
+        v = entry.get(key)
+        return "-" if v is None else f"{v:.{digits}f}"
+
     for row in ("estimate", "bicubic", "fixed", "true"):
         e = summary[row]
-
-        def f(key: str, digits: int = 2) -> str:
-            v = e.get(key)
-            return "-" if v is None else f"{v:.{digits}f}"
-
+        f = functools.partial(fmt, e)
         print(f"{ROW_TITLES[row]:<26} {f('kernel_psnr'):>11} {str(e.get('under_floor', '-')):>11} {f('size_corr'):>9} "
               f"{f('abs_size_error', 3):>10} {f('anisotropy_corr'):>9} {f('median_orientation_error', 1):>10} "
               f"{f('redeg_psnr'):>8}")

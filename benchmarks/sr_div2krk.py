@@ -1,7 +1,8 @@
 """SR quality on the DIV2KRK images that have HR: Y-PSNR/SSIM (scale px shaved) and seconds per image for
 bicubic interpolation and each backend-kernel pair: ZSSR and SRMD with the bicubic kernel, the fixed kernel
-(DIV2KRK family's best isotropic Gaussian, chosen without looking at any image), our estimated kernel (estimated once per image; its time is the `estimate` column, not added to the backends' seconds) or
-the true kernel.
+(DIV2KRK family's best isotropic Gaussian, chosen without looking at any image), our estimated kernel
+(estimated once per image; its time is printed at the end, not added to the backends' seconds) or the true
+kernel.
 
     python benchmarks/sr_div2krk.py --limit 8 [--scale 4] [--zssr-iters 3000 --zssr-crop 128] [--methods bicubic,srmd-true]
 """
@@ -14,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--zssr-iters", type=int, default=None, help="ZSSR maximum steps [ours 1200, published 3000]")
     parser.add_argument("--zssr-crop", type=int, default=None, help="ZSSR father crop [ours 64, published 128]")
     parser.add_argument("--srmd-weights", type=Path, default=None, help="SRMD weights [the shipped ones]")
-    parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-fixed,zssr-ours,zssr-true,srmd-bicubic,srmd-fixed,srmd-ours,srmd-true")
+    parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-fixed,zssr-ours,zssr-true,"
+                                             "srmd-bicubic,srmd-fixed,srmd-ours,srmd-true")
     parser.add_argument("--estimator", default=DEFAULT, help="estimator behind the -ours rows (see `kernelgan estimators`)")
     args = parser.parse_args()
     options = {

@@ -7,14 +7,14 @@ import glob
 import json
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from kernelgan.errors import KernelganError
-
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -43,7 +43,7 @@ def handle_errors(func: Callable) -> Callable:
             fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
         except KeyboardInterrupt:
             err.print("interrupted")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except MemoryError:
             fail("out of memory")
 
@@ -70,8 +70,11 @@ def expand_images(inputs: list[str]) -> list[Path]:
             found.extend(sorted(Path(p) for p in glob.glob(item) if is_image_file(Path(p))))
         else:
             found.append(path)
-    seen: set[Path] = set()
-    return [p for p in found if not (p in seen or seen.add(p))]
+    unique: list[Path] = []
+    for p in found:
+        if p not in unique:
+            unique.append(p)
+    return unique
 
 
 def print_json(obj: Any) -> None:

@@ -65,7 +65,8 @@ def degrade(
                 options = {"kernel": fixed, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
                 result = apply_preset(preset, crop_to_multiple(img, scale), scale, image_rng(seed, stem), **options)
                 write_image(lr_path, result.lr)
-                for p in k_paths:
+                for p in k_paths:  # only the classical preset names kernel files, and it always has a true kernel
+                    assert result.true_kernel is not None
                     save_kernel(p, result.true_kernel)
                 update_manifest(output / "manifest.json", {
                     "image": stem, "source": str(path), "lr": lr_path.name, "scale": scale, "preset": preset,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import platform
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 import typer
@@ -19,15 +20,22 @@ from kernelgan.estimator import EstimatorConfig, estimate_kernel
 from kernelgan.estimator.registry import DEFAULT, available_estimators, get_estimator
 from kernelgan.estimator.train import resolve_device
 from kernelgan.io import read_image
-from kernelgan.outputs import (check_writable, expected_outputs, fingerprint, image_lock, output_stems, read_record,
-                               record_path, write_estimate)
+from kernelgan.outputs import (
+    check_writable,
+    expected_outputs,
+    fingerprint,
+    image_lock,
+    output_stems,
+    read_record,
+    record_path,
+    write_estimate,
+)
 from kernelgan.sr import get_backend
 from kernelgan.synth import check_scale
 
 from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out, print_json
 from .progress import task_progress
 from .sr_cmd import sr_path, upscale_file
-
 
 MIN_GAN_STEPS = 20
 

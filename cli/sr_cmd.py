@@ -88,7 +88,11 @@ def sr(
         task = progress.add_task("upscaling", total=len(paths))
         for path in paths:
             try:
-                k = shared if shared is not None else _kernel_for(path, kernels)
+                if shared is not None:
+                    k = shared
+                else:
+                    assert kernels is not None  # one of --kernel/--kernels is required above
+                    k = _kernel_for(path, kernels)
                 event = upscale_file(path, k, output, scale, backend, real, force, options)
             except KernelganError as exc:
                 event = {"image": str(path), "status": "failed", "error": str(exc)}

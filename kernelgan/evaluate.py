@@ -9,9 +9,9 @@ looking at any image (``families``), and the true kernel (the ceiling; kernel PS
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -17,11 +17,21 @@ An estimate is worth computing only where it beats that kernel.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from .kernels import analytic_x4, anisotropic_gaussian, bicubic_kernel, centre_kernel, fit_size, normalise, random_kernel, trim_rim, wanted_centre
+from .kernels import (
+    analytic_x4,
+    anisotropic_gaussian,
+    bicubic_kernel,
+    centre_kernel,
+    fit_size,
+    normalise,
+    random_kernel,
+    trim_rim,
+    wanted_centre,
+)
 from .metrics import psnr_from_mse
 
 SIZE = 11  # grid of the generated kernels (DIV2KRK's x2 size)
@@ -103,7 +113,7 @@ def isotropic_gaussian(var: float, size: int = SIZE) -> np.ndarray:
 VARIANCE_GRID = tuple(float(v) for v in np.round(np.geomspace(0.1, 10.0, 81), 4))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fixed_kernel_variance(family: str, n: int = 2000, seed: int = 0) -> float:
     """Variance of the isotropic Gaussian with the highest mean kernel PSNR over ``n`` kernels of ``family``
     (the grid ``VARIANCE_GRID``; kernel PSNR as ``kernels.kernel_psnr``, both kernels centred)."""

@@ -6,8 +6,8 @@ import contextlib
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import imageio.v3 as iio
 import numpy as np
@@ -189,7 +189,8 @@ def load_kernel(path: str | os.PathLike) -> np.ndarray:
     except InputError:
         raise
     except Exception as exc:
-        raise KernelError(f"{path}: cannot read kernel ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise KernelError(f"{path}: cannot read kernel ({reason})") from None
     return validate_kernel(k, name=str(path))
 
 

@@ -35,7 +35,8 @@ def _paired_y(a: np.ndarray, b: np.ndarray, shave: int) -> tuple[np.ndarray, np.
 
 
 def psnr_y(a: np.ndarray, b: np.ndarray, shave: int = 0) -> float:
-    """PSNR (dB, peak 255, capped at MAX_PSNR) between the Y channels of ``a`` and ``b`` (HxWx3 in [0, 1]), ``shave`` px border cut."""
+    """PSNR (dB, peak 255, capped at MAX_PSNR) between the Y channels of ``a`` and ``b`` (HxWx3 in [0, 1]),
+    ``shave`` px border cut."""
     ya, yb = _paired_y(a, b, shave)
     return psnr_from_mse(float(np.mean((ya - yb) ** 2)), 255.0)
 

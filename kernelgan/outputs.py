@@ -9,8 +9,9 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def output_stems(paths: list[Path]) -> dict[Path, str]:
               lambda p: f"{p.parent.name}_{p.stem}_{p.suffix.lstrip('.').lower()}"]
     names: dict[Path, str] = {}
     pending = list(paths)
-    for level, name_of in enumerate(levels):
+    for name_of in levels:
         groups: dict[str, list[Path]] = {}
         for p in pending:
             groups.setdefault(name_of(p), []).append(p)

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import SAMPLES
 from kernelgan.io import load_kernel, read_image, write_image
 from kernelgan_cli.app import app
-
-from conftest import SAMPLES
 
 runner = CliRunner()
 ITERS = "120"

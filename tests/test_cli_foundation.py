@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import SAMPLES, natural_image, shared
 from kernelgan.io import load_kernel, read_image, save_kernel, write_image
 from kernelgan.kernels import analytic_x4
 from kernelgan_cli.app import app
-
-from conftest import SAMPLES, natural_image, shared
 
 runner = CliRunner()
 

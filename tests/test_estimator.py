@@ -3,17 +3,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import SAMPLES
 from kernelgan.errors import InputError
-from kernelgan.estimator import EstimatorConfig, estimate_kernel
-from kernelgan.estimator import losses
+from kernelgan.estimator import EstimatorConfig, estimate_kernel, losses
 from kernelgan.estimator.crops import CropSampler, gradient_cells
 from kernelgan.estimator.networks import Discriminator, Generator
 from kernelgan.estimator.train import Schedule, rejection_reason
+from kernelgan.evaluate import redegradation_psnr
 from kernelgan.io import load_kernel, read_image
 from kernelgan.kernels import bicubic_kernel, centre_of_mass, kernel_psnr
-from kernelgan.evaluate import redegradation_psnr
-
-from conftest import SAMPLES
 
 
 def test_collapsed_generator_equals_layer_by_layer():
@@ -189,13 +187,12 @@ def test_default_estimate_beats_the_bicubic_kernel_on_a_known_kernel():
 def test_default_estimator_tracks_kernel_size(hr_source):
     """A narrow and a wide kernel on the same photo: the estimated sizes come out in the right order with a
     margin (true sizes differ 6x), and each is within a factor 2 of the truth."""
+    from conftest import natural_image
     from kernelgan.estimator.registry import DEFAULT, get_estimator
     from kernelgan.families import isotropic_gaussian
     from kernelgan.kernel_shape import kernel_shape
     from kernelgan.kernels import anisotropic_gaussian, wanted_centre
     from kernelgan.synth import degrade
-
-    from conftest import natural_image
 
     hr = read_image(SAMPLES / "hr" / "zebra.png") if hr_source == "zebra" else natural_image(320, 320, seed=5)
     c = wanted_centre(11, 2)

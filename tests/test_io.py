@@ -1,5 +1,5 @@
-import numpy as np
 import imageio.v3 as iio
+import numpy as np
 import pytest
 import scipy.io as sio
 from PIL import Image

@@ -1,8 +1,19 @@
 import numpy as np
 import pytest
 
-from kernelgan.kernels import (analytic_x4, anisotropic_gaussian, bicubic_kernel, centre_kernel, centre_of_mass,
-                               clean_kernel, fit_size, kernel_psnr, random_kernel, trim_rim, wanted_centre)
+from kernelgan.kernels import (
+    analytic_x4,
+    anisotropic_gaussian,
+    bicubic_kernel,
+    centre_kernel,
+    centre_of_mass,
+    clean_kernel,
+    fit_size,
+    kernel_psnr,
+    random_kernel,
+    trim_rim,
+    wanted_centre,
+)
 
 
 def covariance(k: np.ndarray) -> np.ndarray:

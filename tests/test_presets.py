@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import natural_image
 from kernelgan.io import read_image, write_image
 from kernelgan.presets import PRESETS, apply_preset, ops
 from kernelgan_cli.app import app
-
-from conftest import natural_image
 
 HR = natural_image(96, 128, seed=3).astype(np.float64)
 

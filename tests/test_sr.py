@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import SAMPLES, natural_image
 from kernelgan.errors import InputError
 from kernelgan.io import read_image, save_kernel, write_image
 from kernelgan.kernels import random_kernel
@@ -13,8 +14,6 @@ from kernelgan.sr import available_backends, get_backend
 from kernelgan.sr.zssr import ResidualNet, back_project
 from kernelgan.synth import degrade
 from kernelgan_cli.app import app
-
-from conftest import SAMPLES, natural_image
 
 runner = CliRunner()
 
@@ -101,7 +100,8 @@ def test_zssr_with_the_true_kernel_beats_bicubic_interpolation():
 def test_sr_cli(tmp_path):
     out = tmp_path / "out"
     k = SAMPLES / "zebra_gt_kernel_x2.npy"
-    r = runner.invoke(app, ["sr", str(SAMPLES / "zebra.png"), "--kernel", str(k), "--backend", "bicubic", "-o", str(out), "--json"])
+    r = runner.invoke(app, ["sr", str(SAMPLES / "zebra.png"), "--kernel", str(k), "--backend", "bicubic", "-o", str(out),
+                            "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["status"] == "ok"
     assert read_image(out / "zebra_x2_bicubic.png").shape == (390, 586, 3)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import SAMPLES, natural_image, shared
 from kernelgan.errors import InputError
 from kernelgan.io import load_kernel, read_image, write_image
 from kernelgan.kernels import random_kernel
@@ -18,8 +19,6 @@ from kernelgan.sr.srmd import SRMDNet, SRMDShape, SRMDWeights, shipped_weights, 
 from kernelgan.sr.srmd_train import Photos, TrainSettings, train_srmd
 from kernelgan.synth import degrade
 from kernelgan_cli.app import app
-
-from conftest import SAMPLES, natural_image, shared
 
 runner = CliRunner()
 

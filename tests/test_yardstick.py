@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kernelgan_cli.app import app
+from conftest import SAMPLES
 from kernelgan import families
 from kernelgan.evaluate import Report, score_image
 from kernelgan.io import save_kernel
 from kernelgan.kernel_shape import kernel_shape, orientation_error, pearson, size_error
 from kernelgan.kernels import anisotropic_gaussian, bicubic_kernel, kernel_psnr
-
-from conftest import SAMPLES
+from kernelgan_cli.app import app
 
 C = 7.0  # centre of a 15x15 grid
 
@@ -106,10 +105,10 @@ def test_score_image_orders_the_reference_rows(textured):
 def test_report_size_correlation_tracks_size():
     truths = [gauss(v, v) for v in (0.6, 1.5, 3.0, 5.0)]
     tracking = Report(images=[score_image(str(i), gauss(1.1 * v, v), t, bicubic_kernel(2), 2)
-                              for i, (v, t) in enumerate(zip((0.6, 1.5, 3.0, 5.0), truths))])
+                              for i, (v, t) in enumerate(zip((0.6, 1.5, 3.0, 5.0), truths, strict=True))])
     jitter = (0.0, 0.03, -0.02, 0.01)  # an average-looking kernel whatever the image
     constant = Report(images=[score_image(str(i), gauss(2.0 + j, 2.0), t, bicubic_kernel(2), 2)
-                              for i, (j, t) in enumerate(zip(jitter, truths))])
+                              for i, (j, t) in enumerate(zip(jitter, truths, strict=True))])
     assert tracking.summary()["estimate"]["size_corr"] > 0.95
     assert abs(constant.summary()["estimate"]["size_corr"]) < 0.5
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class EstimatorConfig:
         """Size of G's output for a ``g_crop`` input, and so of D's real crops (26 for the paper's G)."""
         return (self.g_crop - self.kernel_size) // 2 + 1
 
-    def with_overrides(self, **changes) -> "EstimatorConfig":
+    def with_overrides(self, **changes) -> EstimatorConfig:
         return type(self)(**{**asdict(self), **{k: v for k, v in changes.items() if v is not None}})
 
     def to_dict(self) -> dict:

@@ -68,8 +68,8 @@ class CropSampler:
 
     def sample(self, rng: np.random.Generator, n: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """``n`` G crops (n x 3 x g x g) and ``n`` D crops (n x 3 x d x d), float32, channels first."""
-        g = [self._crop(t, l, self.g_size) for t, l in self._positions(rng, self._g_cdf, self.g_size, n)]
-        d = [self._crop(t, l, self.d_size) for t, l in self._positions(rng, self._d_cdf, self.d_size, n)]
+        g = [self._crop(top, left, self.g_size) for top, left in self._positions(rng, self._g_cdf, self.g_size, n)]
+        d = [self._crop(top, left, self.d_size) for top, left in self._positions(rng, self._d_cdf, self.d_size, n)]
         return np.stack(g), np.stack(d)
 
     def _crop(self, top: int, left: int, size: int) -> np.ndarray:

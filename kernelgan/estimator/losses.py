@@ -41,7 +41,8 @@ def sparsity(k: torch.Tensor, power: float = 0.2) -> torch.Tensor:
 
 
 def centre(k: torch.Tensor, scale: int = 2) -> torch.Tensor:
-    """MSE between the kernel's centre of mass (row, col) and the wanted centre for ``scale`` (docs/ARCHITECTURE.md, Conventions)."""
+    """MSE between the kernel's centre of mass (row, col) and the wanted centre for ``scale``
+    (docs/ARCHITECTURE.md, Conventions)."""
     size = k.shape[0]
     idx = torch.arange(size, dtype=k.dtype, device=k.device)
     total = k.sum()

@@ -27,8 +27,12 @@ class Generator(nn.Module):
         self.layers = nn.ModuleList(
             nn.Conv2d(channels[i], channels[i + 1], sizes[i], bias=False) for i in range(len(sizes))
         )
-        for layer in self.layers:
-            nn.init.xavier_normal_(layer.weight, gain=config.g_init_gain)
+        for w in self.weights():
+            nn.init.xavier_normal_(w, gain=config.g_init_gain)
+
+    def weights(self) -> list[torch.Tensor]:
+        """The layers' weights, input side first (C_out x C_in x b x b each)."""
+        return [layer.weight for layer in self.layers if isinstance(layer, nn.Conv2d)]
 
     def kernel(self) -> torch.Tensor:
         """The explicit correlation kernel k_G (KxK), differentiable w.r.t. the layer weights.
@@ -37,10 +41,10 @@ class Generator(nn.Module):
         fold into a row vector (1 x C); each earlier layer (C x C' x b x b) then extends the composed kernel
         (C x a x a) to (C' x (a+b-1)²) by one matrix product and a ``fold`` that sums the shifted blocks.
         """
-        k = self.layers[-1].weight.flatten(1)  # 1 x C
-        for layer in reversed(self.layers[:-1]):
-            w = layer.weight  # C x C' x b x b
-            c, c_out, b = w.shape[0], w.shape[1], w.shape[-1]
+        weights = self.weights()
+        k = weights[-1].flatten(1)  # 1 x C
+        for w in reversed(weights[:-1]):  # C x C' x b x b
+            c, c_out, b = int(w.shape[0]), int(w.shape[1]), int(w.shape[-1])
             a = round((k.numel() // c) ** 0.5)
             blocks = k.reshape(c, a * a).t() @ w.reshape(c, c_out * b * b)  # a² x (C'·b²)
             k = F.fold(blocks.t()[None], output_size=(a + b - 1, a + b - 1), kernel_size=b)[0]  # C' x s x s
@@ -54,9 +58,10 @@ class Generator(nn.Module):
 
     def forward_layers(self, x: torch.Tensor) -> torch.Tensor:
         """The published, layer-by-layer G (the reference computation; same function as ``forward``)."""
-        for layer in self.layers[:-1]:
-            x = layer(x)
-        return F.conv2d(x, self.layers[-1].weight, stride=2)
+        weights = self.weights()
+        for w in weights[:-1]:
+            x = F.conv2d(x, w)
+        return F.conv2d(x, weights[-1], stride=2)
 
 
 def _spectral_normalised(weight: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

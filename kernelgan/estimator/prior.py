@@ -71,7 +71,7 @@ class PriorWeights:
                         "settings": self.settings}, tmp)
 
     @classmethod
-    def load(cls, path: Path) -> "PriorWeights":
+    def load(cls, path: Path) -> PriorWeights:
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -58,7 +58,7 @@ def make_pair(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator,
     ch, cw = min(h, settings.max_crop), min(w, settings.max_crop)
     top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
     crop = hr_gray[top:top + ch, left:left + cw]
-    crop = np.rot90(crop, rng.integers(4))
+    crop = np.rot90(crop, int(rng.integers(4)))
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     lr = blur(crop, kernel)[::2, ::2]

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..synth import degrade as classical_degrade
 from ..kernels import random_kernel
+from ..synth import degrade as classical_degrade
 from . import bsrgan, ops, realesrgan
 
 PRESETS = ("classical", "bsrgan", "realesrgan")

@@ -8,8 +8,9 @@ A backend is a named object with ``upscale(lr, kernel, scale, **options) -> sr``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -29,11 +30,18 @@ class Backend(Protocol):
 
 _BUILTIN: dict[str, Callable[[], Backend]] = {}
 
+BackendClass = TypeVar("BackendClass", bound=type)
 
-def register(factory: Callable[[], Backend]) -> Callable[[], Backend]:
-    """Class decorator for built-in backends (the class's ``name`` is its registry key)."""
-    _BUILTIN[factory.name] = factory
-    return factory
+
+def register(cls: BackendClass) -> BackendClass:
+    """Class decorator for built-in backends (the class's ``name`` is its registry key; registered once)."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str):
+        raise ValueError(f"{cls!r} has no name")
+    if name in _BUILTIN:
+        raise ValueError(f"an SR backend named {name!r} is already registered")
+    _BUILTIN[name] = cls
+    return cls
 
 
 def _plugins() -> dict[str, Callable[[], Backend]]:

@@ -11,7 +11,7 @@ from .base import check_request, register
 @register
 class Bicubic:
     name = "bicubic"
-    scales = (2, 4)
+    scales: tuple[int, ...] = (2, 4)
     description = "MATLAB-style bicubic interpolation (ignores the kernel)"
 
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, **options) -> np.ndarray:

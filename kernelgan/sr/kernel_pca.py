@@ -1,7 +1,8 @@
 """A PCA basis of blur kernels: SRMD's compact description of "which kernel" (pure numpy).
 
 Kernels are x2 kernels of the estimator's family (DIV2KRK protocol, broadened variances), centred for x2
-(docs/ARCHITECTURE.md, Conventions) on a ``size x size`` grid. A kernel of any size is centred, cropped or zero-padded to that grid
+(docs/ARCHITECTURE.md, Conventions) on a ``size x size`` grid. A kernel of any size is centred, cropped or
+zero-padded to that grid
 and renormalised before it is projected, so an 11x11 true kernel and a 13x13 estimate are comparable.
 """
 

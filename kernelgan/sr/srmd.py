@@ -9,10 +9,11 @@ CPU training needs). Weights trained by ``kernelgan train-srmd`` ship in ``kerne
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,10 +55,12 @@ class SRMDNet(nn.Module):
         # shrinks it ~6x in variance per layer: the residual starts at ~1e-5 and training stalls); the last
         # layer starts at zero so the untrained network is its bicubic base (a noisy start made Adam switch the
         # last hidden layer off for good)
-        for conv in self.convs:
+        convs = [conv for conv in self.convs if isinstance(conv, nn.Conv2d)]
+        for conv in convs:
             nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
-        nn.init.zeros_(self.convs[-1].weight)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+        nn.init.zeros_(convs[-1].weight)
 
     def forward(self, lr: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         b, _, h, w = lr.shape
@@ -135,7 +138,7 @@ def super_resolve(weights: SRMDWeights, lr: np.ndarray, kernel: np.ndarray, nois
 @register
 class SRMD:
     name = "srmd"
-    scales = (2, 4)
+    scales: tuple[int, ...] = (2, 4)
     description = "SRMD (CVPR 2018): one trained network for any kernel; weights trained by this project"
 
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, noise: float = 0.0,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -62,7 +62,9 @@ class Photos:
 
 def load_photos(paths: list[Path], min_side: int) -> Photos:
     """Read HR photos (HxWx3 in [0,1]); every tenth (sorted) goes to validation. Too-small photos are skipped."""
-    train, val, names = [], [], {"train": [], "val": []}
+    train: list[np.ndarray] = []
+    val: list[np.ndarray] = []
+    names: dict[str, list[str]] = {"train": [], "val": []}
     for i, path in enumerate(sorted(paths)):
         img = read_image(path)
         if min(img.shape[:2]) < min_side:
@@ -166,7 +168,7 @@ class Validation:
         """Mean Y-PSNR (scale pixels shaved) of ``net`` on the validation pairs."""
         scores = []
         with torch.no_grad():
-            for lr, cond, hr in zip(self.lrs, self.conds, self.hrs):
+            for lr, cond, hr in zip(self.lrs, self.conds, self.hrs, strict=True):
                 sr = net(_stack([lr]).to(device), torch.from_numpy(cond)[None].to(device))
                 scores.append(psnr_y(np.clip(sr[0].cpu().numpy().transpose(1, 2, 0), 0, 1), hr, net.shape.scale))
         return float(np.mean(scores))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -145,7 +145,7 @@ def super_resolve_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, rea
 @register
 class ZSSR:
     name = "zssr"
-    scales = (2, 4)
+    scales: tuple[int, ...] = (2, 4)
     description = "Zero-Shot SR (CVPR 2018): a CNN trained on the image itself with the given kernel"
 
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, real: bool = False, seed: int = 0,
@@ -154,7 +154,8 @@ class ZSSR:
         """x2 with ``kernel`` (centred first); x4 as two x2 passes (the second on the x2 result with the same x2 kernel), then
         back-projected against the input with the analytic x4 kernel. ``real``: no back-projection, noisy sons."""
         check_request(self, lr, kernel, scale)
-        # the network's base is a bicubic upscale, aligned with the HR only for kernels centred as the convention (docs/ARCHITECTURE.md);
+        # the network's base is a bicubic upscale, aligned with the HR only for kernels centred as the
+        # convention (docs/ARCHITECTURE.md);
         # a kernel centred elsewhere (DIV2KRK's true kernels sit half a pixel off) would misalign the sons
         kernel = centre_kernel(kernel, 2)
         known = ZSSRConfig.__dataclass_fields__

@@ -45,7 +45,7 @@ def handle_errors(func: Callable) -> Callable:
             err.print("interrupted")
             raise typer.Exit(130) from None
         except MemoryError:
-            fail("out of memory")
+            fail("out of memory", EXIT_FAILED)
 
     return wrapper
 

@@ -11,3 +11,7 @@ class InputError(KernelganError):
 
 class KernelError(InputError):
     """A kernel is not a finite 2-D array with a positive sum."""
+
+
+class EstimationError(KernelganError):
+    """Training diverged on every try (the input was fine; another seed or estimator may succeed)."""

@@ -160,3 +160,17 @@ def test_16bit_rgb_png_keeps_its_levels(tmp_path):
         png.Writer(width=10, height=12, bitdepth=16, greyscale=False).write(f, data.reshape(12, 30).tolist())
     img = read_image(tmp_path / "deep.png")
     np.testing.assert_allclose(img, data / 65535.0, atol=1e-6)  # 8 bits would be off by up to 1/510
+
+
+def test_atomic_writes_follow_the_umask_without_changing_it(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        save_kernel(tmp_path / "k.npy", np.ones((3, 3)) / 9)
+        assert stat.S_IMODE((tmp_path / "k.npy").stat().st_mode) == 0o640
+        assert os.umask(0o027) == 0o027  # nothing changed it in between
+    finally:
+        os.umask(old)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import EstimationError, InputError
 from ..kernels import analytic_x4, centre_kernel, clean_kernel, fit_size, normalise, trim_rim
 from . import losses
 from .config import EstimatorConfig
@@ -234,7 +234,7 @@ def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig |
             if reason is None:
                 break
         else:
-            raise InputError(f"estimation failed after {len(attempts)} runs: {attempts[-1]['rejected']}")
+            raise EstimationError(f"estimation failed after {len(attempts)} runs: {attempts[-1]['rejected']}")
     k2, k4 = finish_kernel(raw, config, scale)
     quality = {"d_fooled": tail["d_fake"], "d_real": tail["d_real"], "sum_error": tail["sum_to_one"]}
     return EstimateResult(k2, k4, raw, run_seed, attempts, time.perf_counter() - start, tail, quality)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import InputError
 from ..kernels import random_kernel
 from ..synth import degrade as classical_degrade
 from . import bsrgan, ops, realesrgan
@@ -49,6 +50,9 @@ def apply_preset(name: str, hr: np.ndarray, scale: int, rng: np.random.Generator
     """Degrade ``hr`` with preset ``name``; ``options`` (kernel, noise, jpeg_quality) apply to 'classical'."""
     if name == "classical":
         return classical(hr, scale, rng, **options)
-    module = {"bsrgan": bsrgan, "realesrgan": realesrgan}[name]
+    modules = {"bsrgan": bsrgan, "realesrgan": realesrgan}
+    if name not in modules:
+        raise InputError(f"unknown preset {name!r} (use classical, {', '.join(modules)})")
+    module = modules[name]
     lr, choices = module.degrade(hr, scale, rng)
     return Degraded(lr, None, choices)

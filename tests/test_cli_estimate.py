@@ -95,6 +95,7 @@ def test_help_lists_commands():
         assert command in result.output
 
 
+@pytest.mark.slow
 def test_parallel_jobs_give_the_same_kernels_as_serial(tmp_path, folder):
     serial, parallel = tmp_path / "s", tmp_path / "p"
     assert run("estimate", folder, "-o", serial, "--iters", ITERS, "-q").exit_code == 0
@@ -161,6 +162,7 @@ def test_iters_between_zero_and_the_minimum_is_refused(tmp_path, folder):
     assert result.exit_code == 2 and "--iters" in result.output
 
 
+@pytest.mark.slow
 def test_two_concurrent_processes_neither_duplicate_nor_mix(tmp_path, folder):
     import subprocess
     import sys

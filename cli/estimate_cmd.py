@@ -31,6 +31,7 @@ from kernelgan.outputs import (
     write_estimate,
 )
 from kernelgan.sr import get_backend
+from kernelgan.sr.base import check_options
 from kernelgan.synth import check_scale
 
 from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out, print_json
@@ -139,8 +140,8 @@ def estimate(
     check_scale(scale)
     if iters is not None and 0 < iters < MIN_GAN_STEPS:
         fail(f"--iters {iters}: use 0 (no GAN) or at least {MIN_GAN_STEPS} steps (G's kernel needs them to grow)")
-    if sr != "none":
-        get_backend(sr)  # unknown backend: one error before any work
+    if sr != "none":  # unknown backend or option: one error before any work
+        check_options(get_backend(sr), {"real": True} if real else {})
     dev = str(resolve_device(device))
     config = get_estimator(estimator).config.with_overrides(iters=iters)
     paths = expand_images(images)

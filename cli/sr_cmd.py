@@ -12,6 +12,7 @@ from rich.table import Table
 from kernelgan.errors import InputError, KernelganError
 from kernelgan.io import load_kernel, read_image, write_image
 from kernelgan.sr import available_backends, get_backend
+from kernelgan.sr.base import check_options
 from kernelgan.synth import check_scale
 
 from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out, print_json
@@ -32,7 +33,8 @@ def upscale_file(path: Path, kernel: np.ndarray, output: Path, scale: int, backe
     try:
         backend = get_backend(backend_name)
         lr = read_image(path)
-        sr = backend.upscale(lr, kernel, scale, real=real, progress=on_step, **options)
+        given = {**options, **({"real": True} if real else {})}
+        sr = backend.upscale(lr, kernel, scale, progress=on_step, **check_options(backend, given))
         write_image(target, sr)
         return {"image": str(path), "status": "ok", "output": str(target)}
     except (KernelganError, OSError) as exc:
@@ -60,6 +62,7 @@ def sr(
     iters: Optional[int] = typer.Option(None, "--iters", min=1, help="zssr: maximum training steps (default 1200; the paper used 3000)."),
     noise: Optional[float] = typer.Option(None, "--noise", min=0, max=50, help="srmd: the LR image's noise level, 0-50 on the 8-bit scale (default 0)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="srmd: weights from `kernelgan train-srmd` instead of the shipped ones."),
+    opt: list[str] = typer.Option([], "--opt", help="Any option of the backend as KEY=VALUE (repeatable; e.g. zssr: --opt crop=128 --opt max_iters=3000)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing results."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
@@ -74,12 +77,19 @@ def sr(
         fail("give exactly one of --kernel FILE or --kernels DIR")
     if kernels is not None and not kernels.is_dir():
         fail(f"--kernels {kernels}: not a folder")
-    get_backend(backend)  # unknown backend: one error before any work
+    chosen = get_backend(backend)  # unknown backend: one error before any work
     shared = load_kernel(kernel) if kernel is not None else None
     if weights is not None and not weights.is_file():
         fail(f"--weights {weights}: no such file")
-    given = {"max_iters": iters, "noise": noise, "weights": weights}
+    given = {"max_iters": iters, "noise": noise, "weights": weights, "real": True if real else None}
     options = {k: v for k, v in given.items() if v is not None}
+    for item in opt:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--opt {item!r}: use KEY=VALUE")
+        options[key] = value
+    check_options(chosen, options)  # unknown or mistyped options: one error before any work
+    real = bool(options.pop("real", False))
     paths = expand_images(images)
     if not paths:
         fail("no input images found")

@@ -139,3 +139,21 @@ def test_estimate_with_sr_writes_the_upscale(tmp_path):
                             "--sr", "bicubic", "-q"])
     assert r.exit_code == 0, r.output
     assert read_image(tmp_path / "o" / "a_x2_bicubic.png").shape == (192, 256, 3)
+
+
+def test_backend_options_are_checked_and_typed(tmp_path):
+    from kernelgan.errors import InputError
+    from kernelgan.sr.base import check_options, register
+
+    srmd, zssr = get_backend("srmd"), get_backend("zssr")
+    with pytest.raises(InputError, match="no option 'max_iters'"):
+        check_options(srmd, {"max_iters": 5})
+    assert check_options(zssr, {"crop": "128", "real": "yes", "seed": 3}) == {"crop": 128, "real": True, "seed": 3}
+    with pytest.raises(InputError, match="not a int"):
+        check_options(zssr, {"crop": "big"})
+    with pytest.raises(ValueError, match="already registered"):
+        register(type("Again", (), {"name": "srmd"}))
+    k = str(SAMPLES / "zebra_gt_kernel_x2.npy")
+    r = runner.invoke(app, ["sr", str(SAMPLES / "zebra.png"), "--kernel", k, "--backend", "srmd", "--iters", "5",
+                            "--real", "-o", str(tmp_path)])
+    assert r.exit_code == 2 and "no option" in r.output and not list(tmp_path.iterdir())

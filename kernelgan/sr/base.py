@@ -76,6 +76,34 @@ def get_backend(name: str) -> Backend:
     return backend
 
 
+RUNTIME_OPTIONS = ("seed", "device", "progress")  # given by the caller to every backend, never by the user
+
+
+def check_options(backend: Backend, options: dict[str, Any]) -> dict[str, Any]:
+    """The user's options for ``backend``, typed: a backend that declares ``options`` (name -> type) refuses
+    any other name with a one-line InputError and has string values (``--opt KEY=VALUE``) converted; a plugin
+    without that declaration gets its options unchecked."""
+    declared: dict[str, type] | None = getattr(backend, "options", None)
+    if declared is None:
+        return dict(options)
+    checked: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in RUNTIME_OPTIONS:
+            checked[key] = value
+            continue
+        if key not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise InputError(f"backend {backend.name} has no option {key!r} (its options: {known})")
+        kind = declared[key]
+        if isinstance(value, str) and kind is not str:
+            try:
+                value = value.lower() in ("1", "true", "yes", "on") if kind is bool else kind(value)
+            except ValueError:
+                raise InputError(f"backend {backend.name}: option {key}={value!r} is not a {kind.__name__}") from None
+        checked[key] = value
+    return checked
+
+
 def check_request(backend: Backend, lr: np.ndarray, kernel: np.ndarray, scale: int) -> None:
     if scale not in backend.scales:
         raise InputError(f"backend {backend.name} supports x{', x'.join(map(str, backend.scales))}, not x{scale}")

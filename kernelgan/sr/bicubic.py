@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..resize import imresize
@@ -13,8 +15,9 @@ class Bicubic:
     name = "bicubic"
     scales: tuple[int, ...] = (2, 4)
     description = "MATLAB-style bicubic interpolation (ignores the kernel)"
+    options: dict[str, type] = {}
 
-    def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, **options) -> np.ndarray:
-        """Options (``real``, ``progress``, ...) are accepted and ignored."""
+    def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, **options: Any) -> np.ndarray:
+        """No options of its own (``seed``, ``device`` and ``progress`` are accepted and ignored)."""
         check_request(self, lr, kernel, scale)
         return np.clip(imresize(lr, scale), 0, 1).astype(np.float32)

@@ -140,6 +140,7 @@ class SRMD:
     name = "srmd"
     scales: tuple[int, ...] = (2, 4)
     description = "SRMD (CVPR 2018): one trained network for any kernel; weights trained by this project"
+    options: dict[str, type] = {"noise": float, "weights": str}
 
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, noise: float = 0.0,
                 weights: str | os.PathLike | None = None, device: str = "cpu",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -145,6 +145,7 @@ def super_resolve_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, rea
 @register
 class ZSSR:
     name = "zssr"
+    options: dict[str, type] = {"real": bool, **{f.name: type(f.default) for f in fields(ZSSRConfig)}}
     scales: tuple[int, ...] = (2, 4)
     description = "Zero-Shot SR (CVPR 2018): a CNN trained on the image itself with the given kernel"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import typer
@@ -81,7 +81,7 @@ def sr(
     shared = load_kernel(kernel) if kernel is not None else None
     if weights is not None and not weights.is_file():
         fail(f"--weights {weights}: no such file")
-    given = {"max_iters": iters, "noise": noise, "weights": weights, "real": True if real else None}
+    given: dict[str, Any] = {"max_iters": iters, "noise": noise, "weights": weights, "real": True if real else None}
     options = {k: v for k, v in given.items() if v is not None}
     for item in opt:
         key, sep, value = item.partition("=")

@@ -41,14 +41,14 @@ DEFAULT = "prior"
 
 register(EstimatorSpec(
     "prior", "learned kernel prior: a small network reads the image's mean local power spectrum and predicts its "
-    "kernel (trained on BSD100/Set14 over five kernel families); about a second per image",
-    EstimatorConfig(early_prior="learned", iters=0, clean=False)))
-register(EstimatorSpec(
-    "prior-x8", "the learned prior averaged over the image's 8 rotations and flips",
+    "kernel, averaged over the image's 8 rotations/flips (trained on BSD100/Set14 over five kernel families)",
     EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False)))
 register(EstimatorSpec(
+    "prior-x1", "the learned prior on the image as it is (one view instead of 8: less accurate, 8x less FFT work)",
+    EstimatorConfig(early_prior="learned", prior_views=1, iters=0, clean=False)))
+register(EstimatorSpec(
     "prior+kernelgan", "KernelGAN (250 steps) whose early prior is the learned prior's kernel instead of bicubic",
-    EstimatorConfig(early_prior="learned")))
+    EstimatorConfig(early_prior="learned", prior_views=8)))
 register(EstimatorSpec(
     "kernelgan", "KernelGAN, 250 steps from the bicubic prior, G initial gain 0.5 (this project's earlier default)",
     EstimatorConfig()))

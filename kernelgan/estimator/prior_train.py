@@ -29,9 +29,9 @@ PRE_SCALES = (1.0, 0.7, 0.5)
 
 @dataclass(frozen=True)
 class PriorTrainSettings:
-    samples: int = 40_000  # synthetic (spectrum, kernel) pairs generated once
+    samples: int = 80_000  # synthetic (spectrum, kernel) pairs generated once
     val_samples: int = 3_000  # pairs from the held-out photos
-    epochs: int = 40
+    epochs: int = 20
     batch: int = 128
     lr: float = 2e-3
     lr_end: float = 2e-5

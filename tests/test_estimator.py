@@ -227,3 +227,21 @@ def test_prior_estimate_is_deterministic_and_a_valid_kernel(textured):
     b = estimate_kernel(textured, config=config, seed=1, device="cpu")
     np.testing.assert_array_equal(a.kernel_x2, b.kernel_x2)  # no randomness at all
     assert a.kernel_x2.min() >= 0 and a.kernel_x2.sum() == pytest.approx(1.0)
+
+
+def test_default_estimator_on_div2krk_beats_the_fixed_kernel_and_tracks_size():
+    """Accuracy on images with known kernels (skipped without ../shared/data): the first 20 DIV2KRK x2 images."""
+    from conftest import shared
+    from kernelgan.evaluate import Report, score_image
+    from kernelgan.families import fixed_kernel
+
+    data = shared("DIV2KRK")
+    images = []
+    for n in range(1, 21):
+        lr = read_image(data / "lr_x2" / f"im_{n}.png")
+        truth = load_kernel(data / "gt_k_x2" / f"kernel_{n}.mat")
+        images.append(score_image(f"im_{n}", estimate_kernel(lr, device="cpu").kernel_x2, truth, fixed_kernel("div2krk"), 2))
+    summary = Report(images=images).summary()
+    assert summary["estimate"]["kernel_psnr"] > summary["fixed"]["kernel_psnr"] + 3
+    assert summary["estimate"]["size_corr"] > 0.8
+    assert summary["estimate"]["under_floor"] == 0

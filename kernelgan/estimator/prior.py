@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import InputError
 from ..io import atomic_path
 from ..kernels import centre_kernel
-from .spectrum import BINS, log_spectrum
+from .spectrum import BINS, gray, log_spectrum
 
 FORMAT = "kernelgan-prior-1"
 KERNEL_SIZE = 13  # the predicted kernel's grid (G's kernel size)
@@ -118,7 +118,8 @@ def predict_kernel(image: np.ndarray, weights: Path | None = None, views: int = 
     if views not in (1, 8):
         raise ValueError("views must be 1 or 8")
     net = load_network(weights)
-    spectra = np.stack([log_spectrum(_dihedral(image, t)) for t in range(views)])[:, None]
+    luma = gray(image)  # once: the views are rotations/flips of it
+    spectra = np.stack([log_spectrum(_dihedral(luma, t)) for t in range(views)])[:, None]
     with torch.no_grad():
         kernels = net(torch.from_numpy(spectra)).double().numpy()
     return centre_kernel(np.mean([centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels)], axis=0), 2)

@@ -14,13 +14,17 @@ from numpy.lib.stride_tricks import sliding_window_view
 TILE = 64  # tile side (LR pixels)
 BINS = 32  # the spectrum is pooled to BINS x BINS
 MAX_TILES = 4096  # above this the tile stride grows, so huge photos cost about the same as a 2 MP one
-LUMA = np.array([0.299, 0.587, 0.114])
+LUMA = (0.299, 0.587, 0.114)  # Python floats: the luma keeps the image's precision
 
 
 def gray(image: np.ndarray) -> np.ndarray:
-    """Luma of HxWx3 (or HxW passes through) as float64 HxW."""
-    image = np.asarray(image, dtype=np.float64)
-    return image if image.ndim == 2 else image[..., :3] @ LUMA
+    """Luma of HxWx3 (HxW passes through), HxW in the input's float precision (no full-size float64 copy)."""
+    image = np.asarray(image)
+    if not np.issubdtype(image.dtype, np.floating):
+        image = image.astype(np.float32)
+    if image.ndim == 2:
+        return image
+    return LUMA[0] * image[..., 0] + LUMA[1] * image[..., 1] + LUMA[2] * image[..., 2]
 
 
 def _window() -> np.ndarray:
@@ -44,7 +48,7 @@ def log_spectrum(image: np.ndarray, stride: int = TILE // 2) -> np.ndarray:
     window = _window()
     power = np.zeros((TILE, TILE))
     for start in range(0, len(tiles), 256):  # chunks keep memory small
-        chunk = tiles[start:start + 256]
+        chunk = tiles[start:start + 256].astype(np.float64)
         chunk = (chunk - chunk.mean(axis=(1, 2), keepdims=True)) * window
         power += (np.abs(np.fft.fft2(chunk)) ** 2).sum(axis=0)
     power = np.fft.fftshift(power / len(tiles))

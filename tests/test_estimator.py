@@ -247,3 +247,11 @@ def test_default_estimator_on_div2krk_beats_the_fixed_kernel_and_tracks_size():
     assert summary["estimate"]["kernel_psnr"] > summary["fixed"]["kernel_psnr"] + 3
     assert summary["estimate"]["size_corr"] > 0.8
     assert summary["estimate"]["under_floor"] == 0
+
+
+def test_estimation_leaves_torch_global_rng_alone(textured):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    estimate_kernel(textured, config=EstimatorConfig(iters=30), seed=5, device="cpu")
+    assert torch.equal(torch.rand(3), expected)

@@ -21,6 +21,7 @@ from PIL import Image
 from ..families import FAMILIES, sample_kernel, truth_grid
 from ..io import read_image
 from ..resize import blur, imresize
+from ..rng import seeded
 from .prior import PriorShape, PriorWeights, SpectrumNet
 from .spectrum import TILE, gray, log_spectrum
 
@@ -121,7 +122,12 @@ def train_prior(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.
                 log: Callable[[str], None] = print) -> tuple[PriorWeights, list[dict]]:
     """Adam with cosine decay on kernel MSE (x1000) + ``moment_weight`` x |log-size error|; returns the
     weights of the last epoch and the validation history (kernel PSNR and size correlation per epoch)."""
-    torch.manual_seed(settings.seed)
+    with seeded(settings.seed, None):  # torch's global RNG is restored afterwards
+        return _train_prior(train, val, settings, log)
+
+
+def _train_prior(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
+                 settings: PriorTrainSettings, log: Callable[[str], None]) -> tuple[PriorWeights, list[dict]]:
     net = SpectrumNet(settings.shape)
     x, y = torch.from_numpy(train[0]), torch.from_numpy(train[1])
     xv, yv = torch.from_numpy(val[0]), torch.from_numpy(val[1])

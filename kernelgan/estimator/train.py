@@ -16,6 +16,7 @@ import torch
 
 from ..errors import EstimationError, InputError
 from ..kernels import analytic_x4, centre_kernel, clean_kernel, fit_size, normalise, trim_rim
+from ..rng import seeded
 from . import losses
 from .config import EstimatorConfig
 from .crops import CropSampler
@@ -106,8 +107,14 @@ def train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: 
     losses of the last 10% of steps. ``target`` is the early prior's kernel (default: ``early_prior_kernel``).
     If ``snapshots`` is given, G's raw kernel after each step number among its keys is stored there (the
     schedule is in absolute steps, so a snapshot at step n is what an n-step run would return)."""
+    with seeded(seed, device):  # torch's global RNG is restored afterwards
+        return _train_kernel(image, config, seed, device, progress, snapshots, target)
+
+
+def _train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device: torch.device,
+                  progress: ProgressFn | None, snapshots: dict[int, np.ndarray] | None, target: np.ndarray | None
+                  ) -> tuple[np.ndarray, dict[str, float]]:
     rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
     sampler = CropSampler(image, config.g_crop, config.d_crop)
     G, D = Generator(config).to(device), Discriminator(config).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=config.betas, fused=True)

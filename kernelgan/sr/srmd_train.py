@@ -24,6 +24,7 @@ from ..io import atomic_path, read_image
 from ..kernels import analytic_x4
 from ..metrics import psnr_y
 from ..resize import blur_downsample
+from ..rng import seeded
 from .augment import dihedral
 from .kernel_pca import KernelPCA, family_kernels, fit_pca
 from .srmd import SRMDNet, SRMDShape, SRMDWeights, condition_vector, pca_tensors
@@ -195,8 +196,13 @@ def train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, resu
 
     ``report`` receives {"event": "start"|"step"|"validation"|"done", ...} as training goes.
     """
+    with seeded(settings.seed, device):  # torch's global RNG is restored afterwards
+        return _train_srmd(photos, settings, weights_path, resume, device, report)
+
+
+def _train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, resume: bool, device: torch.device,
+                report: Report) -> SRMDWeights:
     ckpt_path = checkpoint_path(weights_path)
-    torch.manual_seed(settings.seed)
     net = SRMDNet(settings.shape).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(

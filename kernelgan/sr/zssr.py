@@ -7,9 +7,8 @@ their sons, then is applied to the bicubic upscale of the whole input. Published
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -19,6 +18,7 @@ from torch import nn
 
 from ..kernels import analytic_x4, centre_kernel
 from ..resize import blur_downsample, imresize
+from ..rng import seeded
 from .augment import dihedral
 from .base import check_request, register
 from .tiling import run_tiled, to_tensor
@@ -123,20 +123,10 @@ def back_project(sr: np.ndarray, lr: np.ndarray, kernel: np.ndarray, scale: int,
     return sr
 
 
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        torch.random.set_rng_state(state)
-
-
 def super_resolve_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool, seed: int,
                      device: torch.device, progress: ProgressFn | None = None) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    with _seeded(seed):
+    with seeded(seed, device):
         net = train_x2(lr, kernel, config, real, rng, device, progress)
     up = imresize(lr, 2).astype(np.float32)
     return run_tiled(net, up, config.tile, len(net.convs), 1, device)

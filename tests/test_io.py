@@ -122,7 +122,8 @@ def test_bad_kernels(tmp_path):
     (tmp_path / "junk.mat").write_bytes(b"junk")
     with pytest.raises(KernelError):
         load_kernel(tmp_path / "junk.mat")
-    with pytest.raises(InputError):
+    (tmp_path / "k.txt").write_text("0 1 0")
+    with pytest.raises(InputError, match="unknown kernel format"):
         load_kernel(tmp_path / "k.txt")
 
 

@@ -58,11 +58,15 @@ def test_bicubic_backend_shape_and_range():
         assert 0 <= sr.min() and sr.max() <= 1
 
 
-def test_residual_net_starts_near_identity_shape():
+def test_residual_net_adds_its_output_to_the_input():
     import torch
     net = ResidualNet(channels=8, layers=4)
     x = torch.rand(1, 3, 10, 12)
-    assert net(x).shape == x.shape
+    assert net(x).shape == x.shape and not torch.allclose(net(x), x)
+    with torch.no_grad():
+        net.convs[-1].weight.zero_()
+        net.convs[-1].bias.zero_()
+    assert torch.equal(net(x), x)  # the stack contributes nothing: the output is the (bicubic) input itself
 
 
 def test_zssr_tiny_shape_range_and_x4():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import SAMPLES, natural_image, shared
+from conftest import SAMPLES, SHARED_DATA, natural_image, shared
 from kernelgan.errors import InputError
 from kernelgan.io import load_kernel, read_image, write_image
 from kernelgan.kernels import random_kernel
@@ -61,7 +61,28 @@ def test_shipped_weights_exist_are_small_and_record_their_training():
         assert path.stat().st_size < 10 * 2 ** 20
         w = SRMDWeights.load(path)
         assert w.net.shape.scale == scale and w.pca.dims == 15 and w.pca.size == GRID
-        assert "DIV2KRK" not in json.dumps(w.settings) and w.settings["val_history"]
+        assert w.settings["val_history"]
+        assert_trained_on_bsd100_and_set14_only(w.settings["train_photos"] + w.settings["val_photos"])
+
+
+def assert_trained_on_bsd100_and_set14_only(names: list[str]) -> None:
+    """The recorded photo names are BSD100/Set14 files: never DIV2KRK (im_N.png) or Set5; with ../shared/data
+    present, each name must be one of those folders' files."""
+    import re
+
+    set5 = {"baby.png", "bird.png", "butterfly.png", "head.png", "woman.png"}
+    assert names and not [n for n in names if re.fullmatch(r"im_\d+\.png", n) or n in set5]
+    if SHARED_DATA.is_dir():
+        allowed = {p.name for d in ("BSD100", "Set14") for p in (SHARED_DATA / d).glob("*.png")}
+        assert set(names) <= allowed
+
+
+def test_shipped_prior_weights_record_their_training():
+    from kernelgan.estimator.prior import PriorWeights, shipped_weights_path
+
+    w = PriorWeights.load(shipped_weights_path())
+    assert len(w.settings["history"]) == w.settings["epochs"]
+    assert_trained_on_bsd100_and_set14_only(w.settings["train_photos"] + w.settings["held_out_photos"])
 
 
 def test_shipped_basis_reconstructs_div2krk_style_kernels():

@@ -20,6 +20,7 @@ from .io import IMAGE_SUFFIXES, KERNEL_SUFFIXES, load_kernel, read_image
 from .kernel_shape import kernel_shape, orientation_error, pearson, size_error
 from .kernels import bicubic_kernel, kernel_psnr
 from .metrics import psnr_y, ssim_y
+from .outputs import read_record
 from .resize import blur_downsample
 from .synth import crop_to_multiple
 
@@ -199,6 +200,12 @@ def _evaluate_one(stem: str, est_path: Path, truth_path: Path, scale: int, fixed
     est, truth = load_kernel(est_path), load_kernel(truth_path)
     hr_path = _image_for(hr_dir, stem, scale)
     hr = crop_to_multiple(read_image(hr_path), scale) if hr_path is not None else None
+    record = read_record(est_path.parent, stem)  # written by `estimate`: the size of the LR it saw
+    if hr is not None and record is not None and isinstance(record.get("size"), list):
+        w, h = record["size"]  # a few pixels of border crop are tolerated; an LR in place of the HR is not
+        if abs(h * scale - hr.shape[0]) > 4 * scale or abs(w * scale - hr.shape[1]) > 4 * scale:
+            raise KernelganError(f"{hr_path}: HR is {hr.shape[1]}x{hr.shape[0]}, but the estimate was made on a "
+                                 f"{w}x{h} image ({w * scale}x{h * scale} expected at x{scale}); is it the LR?")
     lr_path = _image_for(lr_dir, stem, scale)
     lr = read_image(lr_path) if lr_path is not None else None
     if lr is not None and hr is not None and (lr.shape[0] * scale, lr.shape[1] * scale) != hr.shape[:2]:

@@ -105,7 +105,8 @@ def check_writable(out_dir: Path) -> None:
 @contextlib.contextmanager
 def image_lock(out_dir: Path, stem: str) -> Iterator[bool]:
     """Hold ``OUT/.<stem>.lock`` while one process works on an image; yields False if another live process
-    holds it (the caller skips the image). A lock left by a dead process is taken over."""
+    holds it (the caller skips the image). A lock left by a dead process is taken over, and the temp files
+    that process left for this image are removed."""
     path = out_dir / f".{stem}.lock"
     for _ in range(2):
         try:
@@ -114,7 +115,10 @@ def image_lock(out_dir: Path, stem: str) -> Iterator[bool]:
             if _holder_alive(path):
                 yield False
                 return
-            path.unlink(missing_ok=True)  # stale: its process is gone
+            path.unlink(missing_ok=True)  # stale: its process is gone; so are its half-written temp files
+            for pattern in (f".{stem}.*", f".{stem}_kernel_x[24].*", f".{stem}_x[24]_*.*"):
+                for leftover in out_dir.glob(pattern):
+                    leftover.unlink(missing_ok=True)
             continue
         try:
             os.write(fd, str(os.getpid()).encode())

@@ -194,3 +194,46 @@ def test_top_level_help_does_not_import_torch():
             "import kernelgan\nprint('torch' in sys.modules, 'scipy' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_no_half_set_and_a_rerun_completes(tmp_path, folder):
+    """SIGKILL a real run at several moments: every set that has its record is complete; a rerun takes over
+    the dead process's locks, finishes the rest and leaves no temp or lock file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    zebra = read_image(SAMPLES / "zebra.png")
+    for i in range(4):
+        write_image(folder / f"extra{i}.png", zebra[20 * i:20 * i + 100, 30 * i:30 * i + 120])
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "kernelgan_cli.app", "estimate", str(folder), "-o", str(out), "-e", "kernelgan",
+           "--iters", "60", "-q"]
+    for delay in (1.5, 2.5, 3.5):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for record in out.glob("*.json"):
+            data = json.loads(record.read_text())
+            for name in data["kernels"]["x2"]:
+                assert (out / name).is_file()
+            assert load_kernel(out / f"{record.stem}_kernel_x2.npy").shape == (13, 13)
+    final = subprocess.run(cmd[:-1] + ["--json"], capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr
+    assert sorted(e["status"] for e in json_lines(final.stdout)).count("failed") == 0
+    assert len(list(out.glob("*.json"))) == 6
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_dead_process_lock_and_temp_files_are_taken_over(tmp_path, folder):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".one.lock").write_text("999999999")  # no such process
+    (out / ".one_kernel_x2.1a2b3c.npy").write_bytes(b"half")
+    (out / ".one.1a2b3c.json").write_text("{")
+    result = run("estimate", folder / "one.png", "-o", out, "--json")
+    assert json_lines(result.output)[0]["status"] == "ok"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]

@@ -136,3 +136,18 @@ def test_eval_refuses_sr_without_hr_and_unknown_family(tmp_path):
     assert r.exit_code == 2 and "--sr needs --hr" in r.output
     r = runner.invoke(app, ["eval", "--est", str(SAMPLES), "--gt", str(SAMPLES), "--family", "nope"])
     assert r.exit_code == 2 and "unknown kernel family" in r.output
+
+
+def test_eval_refuses_an_lr_image_given_as_hr(tmp_path):
+    from kernelgan.io import read_image, write_image
+
+    est = tmp_path / "est"
+    runner = CliRunner()
+    assert runner.invoke(app, ["estimate", str(SAMPLES / "zebra.png"), "-o", str(est), "-q"]).exit_code == 0
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    write_image(wrong / "zebra.png", read_image(SAMPLES / "zebra.png"))  # the LR, not the HR
+    r = runner.invoke(app, ["eval", "--est", str(est), "--gt", str(SAMPLES), "--hr", str(wrong)])
+    assert r.exit_code == 1 and "is it the LR?" in r.output
+    ok = runner.invoke(app, ["eval", "--est", str(est), "--gt", str(SAMPLES), "--hr", str(SAMPLES / "hr"), "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.output)["images"][0]["rows"]["estimate"]["redeg_psnr"] > 30

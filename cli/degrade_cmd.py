@@ -11,6 +11,7 @@ from kernelgan import __version__
 from kernelgan.errors import KernelganError
 from kernelgan.io import load_kernel, read_image, save_kernel, write_image
 from kernelgan.manifest import update_manifest
+from kernelgan.outputs import MANIFEST, lr_path, true_kernel_paths
 from kernelgan.presets import PRESETS, apply_preset
 from kernelgan.synth import check_scale, crop_to_multiple, image_rng
 
@@ -53,23 +54,23 @@ def degrade(
         task = progress.add_task("degrading", total=len(images))
         for path in images:
             stem = path.stem
-            lr_path = output / f"{stem}.png"
-            k_paths = [output / f"{stem}_gt_kernel_x{scale}{ext}" for ext in (".npy", ".mat")] if preset == "classical" else []
+            lr_file = lr_path(output, stem)
+            k_paths = true_kernel_paths(output, stem, scale) if preset == "classical" else []
             try:
-                if lr_path.resolve() == path.resolve():
+                if lr_file.resolve() == path.resolve():
                     raise KernelganError(f"{path}: output would overwrite the input; choose another -o")
-                existing = [p for p in [lr_path, *k_paths] if p.exists()]
+                existing = [p for p in [lr_file, *k_paths] if p.exists()]
                 if existing and not force:
                     raise KernelganError(f"{existing[0]} exists (use --force to overwrite)")
                 img = read_image(path)
                 options = {"kernel": fixed, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
                 result = apply_preset(preset, crop_to_multiple(img, scale), scale, image_rng(seed, stem), **options)
-                write_image(lr_path, result.lr)
+                write_image(lr_file, result.lr)
                 for p in k_paths:  # only the classical preset names kernel files, and it always has a true kernel
                     assert result.true_kernel is not None
                     save_kernel(p, result.true_kernel)
-                update_manifest(output / "manifest.json", {
-                    "image": stem, "source": str(path), "lr": lr_path.name, "scale": scale, "preset": preset,
+                update_manifest(output / MANIFEST, {
+                    "image": stem, "source": str(path), "lr": lr_file.name, "scale": scale, "preset": preset,
                     "seed": seed, "hr_size": [img.shape[1] - img.shape[1] % scale, img.shape[0] - img.shape[0] % scale],
                     "lr_size": [result.lr.shape[1], result.lr.shape[0]],
                     "kernel": "random" if fixed is None else str(kernel),

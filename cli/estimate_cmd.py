@@ -25,9 +25,11 @@ from kernelgan.outputs import (
     expected_outputs,
     fingerprint,
     image_lock,
+    kernel_paths,
     output_stems,
     read_record,
     record_path,
+    sr_path,
     write_estimate,
 )
 from kernelgan.sr import get_backend
@@ -36,7 +38,7 @@ from kernelgan.synth import check_scale
 
 from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out, print_json
 from .progress import task_progress
-from .sr_cmd import sr_path, upscale_file
+from .sr_cmd import upscale_file
 
 MIN_GAN_STEPS = 20
 
@@ -103,7 +105,7 @@ def _estimate_and_write(path: Path, output: Path, stem: str, scale: int, estimat
         "estimator": estimator, "seed": seed, "seed_used": result.seed, "attempts": result.attempts, "device": device,
         "torch": torch.__version__, "python": platform.python_version(), "seconds": round(seconds, 3),
         "settings": config.to_dict(), "final_losses": result.losses, "quality": result.quality, "fingerprint": fp,
-        "kernels": {f"x{s}": [p.name for p in outputs if p.name.startswith(f"{stem}_kernel_x{s}")] for s in kernels},
+        "kernels": {f"x{s}": [p.name for p in kernel_paths(output, stem, s)] for s in kernels},
     }
     if sr_backend != "none":  # the upscale first: the record, written last, commits the whole set
         sr_event = upscale_file(path, result.kernel_x2, output, scale, sr_backend, real, True,

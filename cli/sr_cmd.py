@@ -11,16 +11,13 @@ from rich.table import Table
 
 from kernelgan.errors import InputError, KernelganError
 from kernelgan.io import load_kernel, read_image, write_image
+from kernelgan.outputs import kernel_paths, sr_path
 from kernelgan.sr import available_backends, get_backend
 from kernelgan.sr.base import check_options
 from kernelgan.synth import check_scale
 
 from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out, print_json
 from .progress import task_progress
-
-
-def sr_path(output: Path, stem: str, scale: int, backend: str) -> Path:
-    return output / f"{stem}_x{scale}_{backend}.png"
 
 
 def upscale_file(path: Path, kernel: np.ndarray, output: Path, scale: int, backend_name: str, real: bool,
@@ -43,8 +40,7 @@ def upscale_file(path: Path, kernel: np.ndarray, output: Path, scale: int, backe
 
 def _kernel_for(path: Path, kernels: Path) -> np.ndarray:
     """The x2 kernel ``estimate`` wrote for ``path`` in ``kernels``."""
-    for ext in (".npy", ".mat"):
-        candidate = kernels / f"{path.stem}_kernel_x2{ext}"
+    for candidate in kernel_paths(kernels, path.stem, 2, (".npy", ".mat")):
         if candidate.exists():
             return load_kernel(candidate)
     raise InputError(f"{path}: no {path.stem}_kernel_x2.npy|.mat in {kernels}")

@@ -16,37 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from .errors import KernelganError
-from .io import IMAGE_SUFFIXES, KERNEL_SUFFIXES, load_kernel, read_image
+from .io import IMAGE_SUFFIXES, load_kernel, read_image
 from .kernel_shape import kernel_shape, orientation_error, pearson, size_error
 from .kernels import bicubic_kernel, kernel_psnr
 from .metrics import psnr_y, ssim_y
-from .outputs import read_record
+from .outputs import kernel_stem, read_record, sr_candidates
 from .resize import blur_downsample
 from .synth import crop_to_multiple
-
-_PATTERNS = (
-    re.compile(r"^(?P<stem>.+)_gt_kernel_x(?P<scale>\d)$"),
-    re.compile(r"^(?P<stem>.+)_kernel_x(?P<scale>\d)$"),
-    re.compile(r"^kernel_(?P<n>\d+)$"),  # DIV2KRK: kernel_N.mat belongs to im_N.png
-)
 
 ESTIMATE = "estimate"
 REFERENCES = ("bicubic", "fixed", "true")  # floor, image-blind bar, ceiling
 ROW_TITLES = {ESTIMATE: "estimate", "bicubic": "bicubic kernel (floor)", "fixed": "fixed kernel (no image)",
               "true": "true kernel (ceiling)"}
-
-
-def kernel_stem(path: Path, scale: int) -> str | None:
-    """The image stem a kernel file belongs to, or None if its name does not follow a known pattern for ``scale``."""
-    if path.suffix.lower() not in KERNEL_SUFFIXES:
-        return None
-    for pattern in _PATTERNS:
-        m = pattern.match(path.stem)
-        if m:
-            if "n" in m.groupdict():
-                return f"im_{m['n']}"
-            return m["stem"] if int(m["scale"]) == scale else None
-    return None
 
 
 def kernel_files(folder: Path, scale: int) -> dict[str, Path]:
@@ -63,7 +44,7 @@ def _image_for(folder: Path | None, stem: str, scale: int) -> Path | None:
     if folder is None:
         return None
     candidates = [folder / f"{stem}{suffix}" for suffix in IMAGE_SUFFIXES]
-    candidates += sorted(folder.glob(f"{stem}_x{scale}_*"))
+    candidates += sr_candidates(folder, stem, scale)
     return next((p for p in candidates if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), None)
 
 

@@ -1,5 +1,11 @@
-"""The output contract of ``kernelgan estimate`` for ``photo.png``: ``photo_kernel_x2.{npy,mat,png}``,
-``photo_kernel_x4.*`` at scale 4, and ``photo.json``. Scripts and ``kernelgan eval`` rely on these names."""
+"""Every output file name of every command, in one place (scripts and ``kernelgan eval`` rely on them).
+
+For ``photo.png`` (its *stem* ``photo``, see ``output_stems`` for repeated stems):
+- ``estimate``: ``photo_kernel_x2.{npy,mat,png}``, ``photo_kernel_x4.*`` at scale 4, ``photo.json`` (last);
+- ``sr`` / ``estimate --sr``: ``photo_x<s>_<backend>.png``;
+- ``degrade``: ``photo.png`` (the LR), ``photo_gt_kernel_x<s>.{npy,mat}``, ``manifest.json``.
+DIV2KRK's ``kernel_N.mat`` belongs to ``im_N.png``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,13 +23,56 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .io import atomic_path, save_kernel
+from .io import KERNEL_SUFFIXES, atomic_path, save_kernel
 
 KERNEL_FORMATS = (".npy", ".mat", ".png")
+TRUE_KERNEL_FORMATS = (".npy", ".mat")
+MANIFEST = "manifest.json"
+
+_KERNEL_NAME_PATTERNS = (
+    re.compile(r"^(?P<stem>.+)_gt_kernel_x(?P<scale>\d)$"),
+    re.compile(r"^(?P<stem>.+)_kernel_x(?P<scale>\d)$"),
+    re.compile(r"^kernel_(?P<n>\d+)$"),  # DIV2KRK: kernel_N.mat belongs to im_N.png
+)
 
 
-def kernel_paths(out_dir: Path, stem: str, scale: int) -> list[Path]:
-    return [out_dir / f"{stem}_kernel_x{scale}{ext}" for ext in KERNEL_FORMATS]
+def kernel_paths(out_dir: Path, stem: str, scale: int, formats: tuple[str, ...] = KERNEL_FORMATS) -> list[Path]:
+    """``estimate``'s kernel files for ``stem`` at ``scale``."""
+    return [out_dir / f"{stem}_kernel_x{scale}{ext}" for ext in formats]
+
+
+def true_kernel_paths(out_dir: Path, stem: str, scale: int) -> list[Path]:
+    """``degrade``'s true-kernel files."""
+    return [out_dir / f"{stem}_gt_kernel_x{scale}{ext}" for ext in TRUE_KERNEL_FORMATS]
+
+
+def lr_path(out_dir: Path, stem: str) -> Path:
+    """``degrade``'s LR image."""
+    return out_dir / f"{stem}.png"
+
+
+def sr_path(out_dir: Path, stem: str, scale: int, backend: str) -> Path:
+    """An upscale's file."""
+    return out_dir / f"{stem}_x{scale}_{backend}.png"
+
+
+def sr_candidates(folder: Path, stem: str, scale: int) -> list[Path]:
+    """Upscales of ``stem`` at ``scale`` in ``folder``, any backend (sorted)."""
+    return sorted(folder.glob(f"{stem}_x{scale}_*"))
+
+
+def kernel_stem(path: Path, scale: int) -> str | None:
+    """The image stem a kernel file belongs to (estimate's, degrade's or DIV2KRK's naming), or None if its name
+    follows none of them for ``scale``."""
+    if path.suffix.lower() not in KERNEL_SUFFIXES:
+        return None
+    for pattern in _KERNEL_NAME_PATTERNS:
+        m = pattern.match(path.stem)
+        if m:
+            if "n" in m.groupdict():
+                return f"im_{m['n']}"
+            return m["stem"] if int(m["scale"]) == scale else None
+    return None
 
 
 def record_path(out_dir: Path, stem: str) -> Path:

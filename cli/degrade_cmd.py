@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from kernelgan import __version__
-from kernelgan.errors import KernelganError
-from kernelgan.io import load_kernel, read_image, save_kernel, write_image
-from kernelgan.manifest import update_manifest
-from kernelgan.outputs import MANIFEST, lr_path, true_kernel_paths
-from kernelgan.presets import PRESETS, apply_preset
-from kernelgan.synth import check_scale, crop_to_multiple, image_rng
+from kernelgan.io import load_kernel
+from kernelgan.jobs import degrade_file
+from kernelgan.outputs import check_writable
+from kernelgan.presets import PRESETS
+from kernelgan.synth import check_scale
 
-from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out
-from .progress import task_progress
+from .batch import run_batch
+from .common import expand_images, fail, handle_errors
 
 
 @handle_errors
@@ -32,6 +31,7 @@ def degrade(
     noise: float = typer.Option(0.0, "--noise", min=0.0, help="classical: Gaussian noise sigma on the 8-bit scale."),
     jpeg: Optional[int] = typer.Option(None, "--jpeg", min=1, max=100, help="classical: JPEG quality applied last."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per image on stdout (implies no bar)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Make LR test images from HR photos, with known kernels (classical) or realistic degradations.
@@ -49,40 +49,8 @@ def degrade(
     images = expand_images(hr)
     if not images:
         fail("no input images found")
-    failed = 0
-    with task_progress(quiet) as progress:
-        task = progress.add_task("degrading", total=len(images))
-        for path in images:
-            stem = path.stem
-            lr_file = lr_path(output, stem)
-            k_paths = true_kernel_paths(output, stem, scale) if preset == "classical" else []
-            try:
-                if lr_file.resolve() == path.resolve():
-                    raise KernelganError(f"{path}: output would overwrite the input; choose another -o")
-                existing = [p for p in [lr_file, *k_paths] if p.exists()]
-                if existing and not force:
-                    raise KernelganError(f"{existing[0]} exists (use --force to overwrite)")
-                img = read_image(path)
-                options = {"kernel": fixed, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
-                result = apply_preset(preset, crop_to_multiple(img, scale), scale, image_rng(seed, stem), **options)
-                write_image(lr_file, result.lr)
-                for p in k_paths:  # only the classical preset names kernel files, and it always has a true kernel
-                    assert result.true_kernel is not None
-                    save_kernel(p, result.true_kernel)
-                update_manifest(output / MANIFEST, {
-                    "image": stem, "source": str(path), "lr": lr_file.name, "scale": scale, "preset": preset,
-                    "seed": seed, "hr_size": [img.shape[1] - img.shape[1] % scale, img.shape[0] - img.shape[0] % scale],
-                    "lr_size": [result.lr.shape[1], result.lr.shape[0]],
-                    "kernel": "random" if fixed is None else str(kernel),
-                    "true_kernel": [p.name for p in k_paths] or None,
-                    "true_kernel_note": None if k_paths else f"the {preset} blur is not a single kernel; none written",
-                    "choices": result.choices, "version": __version__,
-                })
-            except (KernelganError, OSError) as exc:
-                failed += 1
-                err.print(f"[bold red]error:[/] {exc}")
-            progress.advance(task)
-    if not quiet:
-        out.print(f"{len(images) - failed} of {len(images)} images degraded into {output}")
-    if failed:
-        raise typer.Exit(EXIT_FAILED)
+    check_writable(output)
+    work = functools.partial(degrade_file, output=output, scale=scale, preset=preset, kernel=fixed,
+                             kernel_name="random" if fixed is None else str(kernel), noise=noise, jpeg=jpeg, seed=seed,
+                             force=force)
+    run_batch(images, work, label="degrading", done="degraded", output=output, quiet=quiet, as_json=as_json)

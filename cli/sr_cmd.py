@@ -2,48 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import typer
 from rich.table import Table
 
-from kernelgan.errors import InputError, KernelganError
-from kernelgan.io import load_kernel, read_image, write_image
-from kernelgan.outputs import kernel_paths, sr_path
+from kernelgan.errors import KernelganError
+from kernelgan.io import load_kernel
+from kernelgan.jobs import upscale_file
+from kernelgan.outputs import check_writable, output_stems
 from kernelgan.sr import available_backends, get_backend
 from kernelgan.sr.base import check_options
 from kernelgan.synth import check_scale
 
-from .common import EXIT_FAILED, err, expand_images, fail, handle_errors, out, print_json
-from .progress import task_progress
-
-
-def upscale_file(path: Path, kernel: np.ndarray, output: Path, scale: int, backend_name: str, real: bool,
-                 force: bool, options: dict, on_step=None, stem: str | None = None) -> dict:
-    """Upscale one image file (outputs named by ``stem``, default the file's stem); returns the event reported
-    for it (bad input becomes status 'failed')."""
-    target = sr_path(output, stem or path.stem, scale, backend_name)
-    if target.exists() and not force:
-        return {"image": str(path), "status": "skipped", "reason": f"{target} exists (use --force)"}
-    try:
-        backend = get_backend(backend_name)
-        lr = read_image(path)
-        given = {**options, **({"real": True} if real else {})}
-        sr = backend.upscale(lr, kernel, scale, progress=on_step, **check_options(backend, given))
-        write_image(target, sr)
-        return {"image": str(path), "status": "ok", "output": str(target)}
-    except (KernelganError, OSError) as exc:
-        return {"image": str(path), "status": "failed", "error": str(exc)}
-
-
-def _kernel_for(path: Path, kernels: Path) -> np.ndarray:
-    """The x2 kernel ``estimate`` wrote for ``path`` in ``kernels``."""
-    for candidate in kernel_paths(kernels, path.stem, 2, (".npy", ".mat")):
-        if candidate.exists():
-            return load_kernel(candidate)
-    raise InputError(f"{path}: no {path.stem}_kernel_x2.npy|.mat in {kernels}")
+from .batch import run_batch
+from .common import expand_images, fail, handle_errors, out
 
 
 @handle_errors
@@ -85,33 +60,14 @@ def sr(
             fail(f"--opt {item!r}: use KEY=VALUE")
         options[key] = value
     check_options(chosen, options)  # unknown or mistyped options: one error before any work
-    real = bool(options.pop("real", False))
     paths = expand_images(images)
     if not paths:
         fail("no input images found")
-    failed = 0
-    with task_progress(quiet or as_json) as progress:
-        task = progress.add_task("upscaling", total=len(paths))
-        for path in paths:
-            try:
-                if shared is not None:
-                    k = shared
-                else:
-                    assert kernels is not None  # one of --kernel/--kernels is required above
-                    k = _kernel_for(path, kernels)
-                event = upscale_file(path, k, output, scale, backend, real, force, options)
-            except KernelganError as exc:
-                event = {"image": str(path), "status": "failed", "error": str(exc)}
-            failed += event["status"] == "failed"
-            if as_json:
-                print_json(event)
-            elif event["status"] == "failed":
-                err.print(f"[bold red]error:[/] {event['error']}")
-            progress.advance(task)
-    if not (quiet or as_json):
-        out.print(f"{len(paths) - failed} of {len(paths)} images done -> {output}")
-    if failed:
-        raise typer.Exit(EXIT_FAILED)
+    check_writable(output)
+    work = functools.partial(upscale_file, output=output, scale=scale, backend=backend, force=force,
+                             options=options, kernel=shared,
+                             kernels_dir=kernels, stems=output_stems(paths))
+    run_batch(paths, work, label="upscaling", done="upscaled", output=output, quiet=quiet, as_json=as_json)
 
 
 def backends() -> None:

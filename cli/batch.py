@@ -1,0 +1,55 @@
+"""The one batch runner of every per-image command: progress bars, one JSON line per image (--json), one red
+line per failure, a summary, and exit code 1 when any image failed."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from .common import EXIT_FAILED, err, out, print_json
+from .progress import task_progress
+
+Work = Callable[..., dict[str, Any]]  # work(path, on_step) -> event; picklable (a module function or partial)
+
+
+def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: Path, quiet: bool, as_json: bool,
+              jobs: int = 1, steps: int = 0) -> dict[str, int]:
+    """Run ``work`` on every path (``jobs`` worker processes, or in this one with a per-image bar of ``steps``
+    steps when ``steps`` > 0), report each event, print the summary; raise Exit(1) if any failed."""
+    counts = {"ok": 0, "skipped": 0, "failed": 0}
+    quiet = quiet or as_json
+
+    def report(event: dict[str, Any]) -> None:
+        counts[event["status"]] += 1
+        if as_json:
+            print_json(event)
+        elif event["status"] == "failed":
+            err.print(f"[bold red]error:[/] {event['error']}")
+        elif event["status"] == "skipped" and not quiet:
+            err.print(f"skipped {event['image']} ({event['reason']})")
+
+    with task_progress(quiet) as progress:
+        overall = progress.add_task(label, total=len(paths))
+        if jobs == 1 or len(paths) == 1:
+            bar = progress.add_task("", total=max(steps, 1), visible=False)
+            for path in paths:
+                progress.reset(bar, total=max(steps, 1), description=f"  {path.name}", visible=steps > 0)
+                report(work(path, lambda i, n: progress.update(bar, completed=i)))
+                progress.update(bar, visible=False)
+                progress.advance(overall)
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+                futures = [pool.submit(work, path, None) for path in paths]
+                for future in as_completed(futures):
+                    report(future.result())
+                    progress.advance(overall)
+    if not quiet:
+        out.print(f"{counts['ok']} {done}, {counts['skipped']} skipped, {counts['failed']} failed -> {output}")
+    if counts["failed"]:
+        raise typer.Exit(EXIT_FAILED)
+    return counts

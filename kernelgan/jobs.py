@@ -1,0 +1,185 @@
+"""Per-file work of the batch commands (estimate, sr, degrade): one input file in, its outputs written, one
+event out (``{"image", "status": "ok"|"skipped"|"failed", ...}``); bad input never raises, every error names
+its file. The CLI's batch runner calls these, serially or in worker processes."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .errors import InputError, KernelganError
+from .estimator import EstimatorConfig, estimate_kernel
+from .io import load_kernel, read_image, save_kernel, write_image
+from .manifest import update_manifest
+from .outputs import (
+    MANIFEST,
+    expected_outputs,
+    fingerprint,
+    image_lock,
+    kernel_paths,
+    lr_path,
+    read_record,
+    record_path,
+    sr_path,
+    true_kernel_paths,
+    write_estimate,
+)
+from .presets import apply_preset
+from .sr import get_backend
+from .sr.base import check_options
+from .synth import crop_to_multiple, image_rng
+
+Event = dict[str, Any]
+StepFn = Callable[[int, int], None]
+
+
+def estimate_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, estimator: str,
+                  config: EstimatorConfig, seed: int = 0, device: str = "cpu", force: bool = False,
+                  sr_backend: str = "none", real: bool = False, stems: dict[Path, str] | None = None) -> Event:
+    """Estimate one image and write its outputs as ``stem`` (and its upscale with ``sr_backend``); returns the
+    event reported for it (never raises for bad input; every error names the file).
+
+    A finished set (its JSON record written last) is skipped when its fingerprint (input content + settings)
+    matches, and refused without ``force`` when it does not; a per-image lock keeps concurrent runs apart."""
+    stem = (stems or {}).get(path, path.stem)
+    event: dict = {"image": str(path), "status": "ok"}
+    outputs = expected_outputs(output, stem, scale)
+    if sr_backend != "none":
+        outputs.append(sr_path(output, stem, scale, sr_backend))
+    settings = {"estimator": estimator, "config": config.to_dict(), "scale": scale, "seed": seed, "device": device,
+                "sr": sr_backend, "real": real}
+    if not path.is_file():
+        return {**event, "status": "failed", "error": f"{path}: no such file"}
+    try:
+        fp = fingerprint(path, settings)
+        with image_lock(output, stem) as locked:
+            if not locked:
+                return {**event, "status": "skipped", "reason": "another kernelgan process is working on it"}
+            done = _finished(output, stem, outputs, fp)
+            if done is not None and not force:
+                if done == "same":
+                    return {**event, "status": "skipped", "reason": "outputs exist with the same input and settings"}
+                return {**event, "status": "failed",
+                        "error": f"{path}: {record_path(output, stem)} was made from {done}; use --force to replace it"}
+            return {**event, **_estimate_and_write(path, output, stem, scale, estimator, config, seed, device, on_step,
+                                                  sr_backend, real, outputs, fp)}
+    except (KernelganError, OSError) as exc:
+        return {**event, "status": "failed", "error": _named(path, exc)}
+
+
+def _finished(output: Path, stem: str, outputs: list[Path], fp: dict[str, str]) -> str | None:
+    """None if the set is absent (no record, or a file missing); "same" if its fingerprint matches; otherwise
+    what differs ("another input", "other settings")."""
+    record = read_record(output, stem)
+    if record is None or not all(p.exists() for p in outputs):
+        return None
+    old = record.get("fingerprint", {})
+    if old == fp:
+        return "same"
+    if old.get("input_sha256") != fp["input_sha256"]:
+        return "another input file (content differs)"
+    return "other settings"
+
+
+def _estimate_and_write(path: Path, output: Path, stem: str, scale: int, estimator: str, config: EstimatorConfig,
+                        seed: int, device: str, on_step: StepFn | None, sr_backend: str, real: bool,
+                        outputs: list[Path], fp: dict[str, str]) -> dict:
+    img = read_image(path)
+    start = time.perf_counter()
+    result = estimate_kernel(img, scale=scale, config=config, seed=seed, device=device, progress=on_step)
+    seconds = time.perf_counter() - start
+    kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
+    record = {
+        "version": __version__, "image": str(path), "size": [img.shape[1], img.shape[0]], "scale": scale,
+        "estimator": estimator, "seed": seed, "seed_used": result.seed, "attempts": result.attempts, "device": device,
+        "torch": torch.__version__, "python": platform.python_version(), "seconds": round(seconds, 3),
+        "settings": config.to_dict(), "final_losses": result.losses, "quality": result.quality, "fingerprint": fp,
+        "kernels": {f"x{s}": [p.name for p in kernel_paths(output, stem, s)] for s in kernels},
+    }
+    if sr_backend != "none":  # the upscale first: the record, written last, commits the whole set
+        sr_event = upscale_file(path, None, output=output, scale=scale, backend=sr_backend, force=True,
+                                options={"seed": seed, "device": device, **({"real": True} if real else {})},
+                                kernel=result.kernel_x2, stems={path: stem})
+        if sr_event["status"] == "failed":
+            return {"status": "failed", "error": sr_event["error"]}
+    write_estimate(output, stem, kernels, record)
+    return {"seconds": round(seconds, 3), "seed_used": result.seed, "retries": len(result.attempts) - 1,
+            "outputs": [str(p) for p in outputs]}
+
+
+def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, backend: str,
+                 force: bool = False, options: dict[str, Any] | None = None, kernel: np.ndarray | None = None,
+                 kernels_dir: Path | None = None, stems: dict[Path, str] | None = None) -> Event:
+    """Upscale one image with ``kernel`` (or the x2 kernel ``estimate`` wrote for it in ``kernels_dir``) and
+    write ``<stem>_x<s>_<backend>.png``; returns the event reported for it (bad input becomes 'failed')."""
+    target = sr_path(output, (stems or {}).get(path, path.stem), scale, backend)
+    if target.exists() and not force:
+        return {"image": str(path), "status": "skipped", "reason": f"{target} exists (use --force)"}
+    try:
+        k = kernel if kernel is not None else _kernel_for(path, kernels_dir)
+        chosen = get_backend(backend)
+        lr = read_image(path)
+        sr = chosen.upscale(lr, k, scale, progress=on_step, **check_options(chosen, options or {}))
+        write_image(target, sr)
+        return {"image": str(path), "status": "ok", "output": str(target)}
+    except (KernelganError, OSError) as exc:
+        return {"image": str(path), "status": "failed", "error": _named(path, exc)}
+
+
+def _kernel_for(path: Path, kernels_dir: Path | None) -> np.ndarray:
+    """The x2 kernel ``estimate`` wrote for ``path`` in ``kernels_dir``."""
+    if kernels_dir is None:
+        raise InputError(f"{path}: no kernel given")
+    for candidate in kernel_paths(kernels_dir, path.stem, 2, (".npy", ".mat")):
+        if candidate.exists():
+            return load_kernel(candidate)
+    raise InputError(f"{path}: no {path.stem}_kernel_x2.npy|.mat in {kernels_dir}")
+
+
+def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, preset: str,
+                 kernel: np.ndarray | None = None, kernel_name: str = "random", noise: float = 0.0,
+                 jpeg: int | None = None, seed: int = 0, force: bool = False) -> Event:
+    """Degrade one HR photo: write its LR image (and true kernel for the classical preset) and add its entry,
+    with every random choice, to the folder's manifest; returns the event reported for it."""
+    stem = path.stem
+    lr_file = lr_path(output, stem)
+    k_paths = true_kernel_paths(output, stem, scale) if preset == "classical" else []
+    try:
+        if lr_file.resolve() == path.resolve():
+            raise KernelganError(f"{path}: output would overwrite the input; choose another -o")
+        existing = [p for p in [lr_file, *k_paths] if p.exists()]
+        if existing and not force:
+            raise KernelganError(f"{existing[0]} exists (use --force to overwrite)")
+        img = read_image(path)
+        options = {"kernel": kernel, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
+        result = apply_preset(preset, crop_to_multiple(img, scale), scale, image_rng(seed, stem), **options)
+        write_image(lr_file, result.lr)
+        for p in k_paths:  # only the classical preset names kernel files, and it always has a true kernel
+            assert result.true_kernel is not None
+            save_kernel(p, result.true_kernel)
+        update_manifest(output / MANIFEST, {
+            "image": stem, "source": str(path), "lr": lr_file.name, "scale": scale, "preset": preset,
+            "seed": seed, "hr_size": [img.shape[1] - img.shape[1] % scale, img.shape[0] - img.shape[0] % scale],
+            "lr_size": [result.lr.shape[1], result.lr.shape[0]], "kernel": kernel_name,
+            "true_kernel": [p.name for p in k_paths] or None,
+            "true_kernel_note": None if k_paths else f"the {preset} blur is not a single kernel; none written",
+            "choices": result.choices, "version": __version__,
+        })
+        return {"image": str(path), "status": "ok", "outputs": [str(p) for p in [lr_file, *k_paths]]}
+    except (KernelganError, OSError) as exc:
+        return {"image": str(path), "status": "failed", "error": _named(path, exc)}
+
+
+def _named(path: Path, exc: Exception) -> str:
+    """The error's message, prefixed by the file unless it already names it."""
+    message = str(exc)
+    return message if str(path) in message else f"{path}: {message}"
+
+

@@ -30,6 +30,7 @@ def estimate(
     scale: int = typer.Option(2, "--scale", "-s", help="2, or 4 to also write the analytic x4 kernel."),
     estimator: str = typer.Option(DEFAULT, "--estimator", "-e", help="Estimator (see `kernelgan estimators`)."),
     iters: Optional[int] = typer.Option(None, "--iters", min=0, help="GAN training steps per image (kernelgan: 250, kernelgan-paper: 3000; 0: no GAN)."),
+    opt: list[str] = typer.Option([], "--opt", help="Any estimator setting as KEY=VALUE (repeatable; see kernelgan/estimator/config.py, e.g. --opt prior_views=1)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same image, seed and device give the same kernel."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Images estimated in parallel processes (CPU)."),
@@ -51,7 +52,13 @@ def estimate(
     if sr != "none":  # unknown backend or option: one error before any work
         check_options(get_backend(sr), {"real": True} if real else {})
     dev = str(resolve_device(device))
-    config = get_estimator(estimator).config.with_overrides(iters=iters)
+    settings: dict[str, str] = {}
+    for item in opt:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--opt {item!r}: use KEY=VALUE")
+        settings[key] = value
+    config = get_estimator(estimator).config.with_options(settings).with_overrides(iters=iters)
     paths = expand_images(images)
     if not paths:
         fail("no input images found")

@@ -237,3 +237,14 @@ def test_a_dead_process_lock_and_temp_files_are_taken_over(tmp_path, folder):
     result = run("estimate", folder / "one.png", "-o", out, "--json")
     assert json_lines(result.output)[0]["status"] == "ok"
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_estimator_settings_by_opt_are_typed_and_checked(tmp_path, folder):
+    out = tmp_path / "out"
+    bad = run("estimate", folder / "one.png", "-o", out, "--opt", "nope=1")
+    assert bad.exit_code == 2 and "no setting 'nope'" in bad.output
+    assert run("estimate", folder / "one.png", "-o", out, "--opt", "prior_views=x").exit_code == 2
+    assert run("estimate", folder / "one.png", "-o", out, "--opt", "prior_views=3", "-q").exit_code == 1
+    ok = run("estimate", folder / "one.png", "-o", out, "--opt", "prior_views=1", "--json", "--force")
+    assert ok.exit_code == 0
+    assert json.loads((out / "one.json").read_text())["settings"]["prior_views"] == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,30 @@ class EstimatorConfig:
     def d_crop(self) -> int:
         """Size of G's output for a ``g_crop`` input, and so of D's real crops (26 for the paper's G)."""
         return (self.g_crop - self.kernel_size) // 2 + 1
+
+    def with_options(self, options: dict[str, str]) -> EstimatorConfig:
+        """A copy with fields set from ``KEY=VALUE`` strings (``estimate --opt``), typed like the defaults;
+        an unknown key or a value of the wrong type is an InputError naming it."""
+        from ..errors import InputError
+
+        known = {f.name for f in fields(self)}
+        changes: dict[str, object] = {}
+        for key, text in options.items():
+            if key not in known:
+                raise InputError(f"the estimator has no setting {key!r} (settings: {', '.join(sorted(known))})")
+            default = getattr(self, key)
+            try:
+                if isinstance(default, bool):
+                    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                        raise ValueError(text)
+                    changes[key] = text.lower() in ("true", "1", "yes")
+                elif isinstance(default, tuple):
+                    changes[key] = tuple(type(default[0])(v) for v in text.split(","))
+                else:
+                    changes[key] = type(default)(text)
+            except ValueError:
+                raise InputError(f"estimator setting {key}={text!r} is not a {type(default).__name__}") from None
+        return replace(self, **changes)  # type: ignore[arg-type]
 
     def with_overrides(self, **changes) -> EstimatorConfig:
         return type(self)(**{**asdict(self), **{k: v for k, v in changes.items() if v is not None}})

@@ -116,7 +116,7 @@ def predict_kernel(image: np.ndarray, weights: Path | None = None, views: int = 
     ``views`` 8 averages the predictions for the image's 8 rotations/flips (each kernel turned back and
     centred first); 1 reads the image as it is."""
     if views not in (1, 8):
-        raise ValueError("views must be 1 or 8")
+        raise InputError(f"prior_views must be 1 or 8, got {views}")
     net = load_network(weights)
     luma = gray(image)  # once: the views are rotations/flips of it
     spectra = np.stack([log_spectrum(_dihedral(luma, t)) for t in range(views)])[:, None]

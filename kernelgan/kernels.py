@@ -131,16 +131,21 @@ def x2_kernel_for_x4(k4: np.ndarray, size: int = 11) -> np.ndarray:
     return normalise(fit.x.reshape(size, size))
 
 
+def mahalanobis_sq(size: int, var1: float, var2: float, theta: float, centre: tuple[float, float]) -> np.ndarray:
+    """``size x size`` squared Mahalanobis distances dᵀΣ⁻¹d from ``centre`` (row, col), Σ having principal
+    variances ``var1``, ``var2`` with the first axis turned ``theta`` radians from the row axis. The one
+    geometry of every Gaussian-like kernel here (DIV2KRK protocol, BSRGAN, Real-ESRGAN)."""
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    inv = np.linalg.inv(rot @ np.diag([var1, var2]) @ rot.T)
+    ys, xs = np.indices((size, size), dtype=np.float64)
+    d = np.stack([ys - centre[0], xs - centre[1]], axis=-1)
+    return np.einsum("...i,ij,...j->...", d, inv, d)
+
+
 def anisotropic_gaussian(size: int, var1: float, var2: float, theta: float, centre: tuple[float, float]) -> np.ndarray:
     """Normalised Gaussian on a ``size x size`` grid with principal variances ``var1``, ``var2`` rotated by
     ``theta`` radians and mean ``centre`` (row, col)."""
-    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    cov = rot @ np.diag([var1, var2]) @ rot.T
-    inv = np.linalg.inv(cov)
-    ys, xs = np.indices((size, size), dtype=np.float64)
-    d = np.stack([ys - centre[0], xs - centre[1]], axis=-1)
-    k = np.exp(-0.5 * np.einsum("...i,ij,...j->...", d, inv, d))
-    return normalise(k)
+    return normalise(np.exp(-0.5 * mahalanobis_sq(size, var1, var2, theta, centre)))
 
 
 def random_kernel(rng: np.random.Generator, scale: int = 2, size: int = 11,

@@ -75,3 +75,11 @@ def test_cli_presets_and_manifest_round_trip(tmp_path):
     assert bad.exit_code == 2 and "classical" in bad.output
     bad = runner.invoke(app, ["degrade", str(hr), "-o", str(out), "--preset", "nope"])
     assert bad.exit_code == 2
+
+
+def test_generalized_gaussian_shares_the_gaussian_axes():
+    from kernelgan.presets import ops
+
+    k = ops.gaussian(21, 3.0, 1.0, 0.4)
+    np.testing.assert_allclose(ops.generalized_gaussian(21, 3.0, 1.0, 0.4, beta=1.0), k, atol=1e-12)
+    assert not np.allclose(ops.generalized_gaussian(21, 3.0, 1.0, 0.4, beta=2.0), k)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from scipy import special
 
-from ..kernels import anisotropic_gaussian, normalise
+from ..kernels import anisotropic_gaussian, mahalanobis_sq, normalise
 
 RESIZE_MODES = ("area", "bilinear", "bicubic")
 
@@ -32,12 +32,10 @@ def gaussian(size: int, sigma_x: float, sigma_y: float, theta: float) -> np.ndar
 
 def generalized_gaussian(size: int, sigma_x: float, sigma_y: float, theta: float, beta: float,
                          plateau: bool = False) -> np.ndarray:
-    """Generalized Gaussian ``exp(-0.5 (xᵀΣ⁻¹x)^β)`` or plateau ``1/(1 + (xᵀΣ⁻¹x)^β)`` kernel (Real-ESRGAN)."""
-    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    inv = np.linalg.inv(rot @ np.diag([sigma_x ** 2, sigma_y ** 2]) @ rot.T)
-    ys, xs = _grid(size)
-    d = np.stack([xs, ys], -1).astype(np.float64)
-    q = np.einsum("...i,ij,...j->...", d, inv, d)
+    """Generalized Gaussian ``exp(-0.5 (xᵀΣ⁻¹x)^β)`` or plateau ``1/(1 + (xᵀΣ⁻¹x)^β)`` kernel (Real-ESRGAN),
+    centred, on the same axes as ``gaussian`` (β = 1 without plateau gives exactly ``gaussian``)."""
+    c = size // 2
+    q = mahalanobis_sq(size, sigma_x ** 2, sigma_y ** 2, theta, (c, c))
     k = 1.0 / (1.0 + q ** beta) if plateau else np.exp(-0.5 * q ** beta)
     return normalise(k)
 

@@ -111,7 +111,7 @@ def _estimate_and_write(path: Path, output: Path, stem: str, scale: int, estimat
             return {"status": "failed", "error": sr_event["error"]}
     write_estimate(output, stem, kernels, record)
     return {"seconds": round(seconds, 3), "seed_used": result.seed, "retries": len(result.attempts) - 1,
-            "outputs": [str(p) for p in outputs]}
+            "quality": result.quality, "outputs": [str(p) for p in outputs]}
 
 
 def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, backend: str,

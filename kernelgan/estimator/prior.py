@@ -17,6 +17,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..io import atomic_path
+from ..kernel_shape import kernel_shape
 from ..kernels import centre_kernel
 from .spectrum import BINS, gray, log_spectrum
 
@@ -110,11 +111,9 @@ def _undo_dihedral(k: np.ndarray, t: int) -> np.ndarray:
     return np.rot90(k, -(t % 4))
 
 
-def predict_kernel(image: np.ndarray, weights: Path | None = None, views: int = 1) -> np.ndarray:
-    """The prior's x2 kernel for ``image`` (HxWx3 in [0, 1]): KERNEL_SIZE² float64, sums to 1, centred.
-
-    ``views`` 8 averages the predictions for the image's 8 rotations/flips (each kernel turned back and
-    centred first); 1 reads the image as it is."""
+def predict_views(image: np.ndarray, weights: Path | None = None, views: int = 1) -> np.ndarray:
+    """The prior's x2 kernel for each of the first ``views`` rotations/flips of ``image`` (HxWx3 in [0, 1]),
+    turned back to the image's orientation and centred: views x KERNEL_SIZE x KERNEL_SIZE float64."""
     if views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {views}")
     net = load_network(weights)
@@ -122,4 +121,15 @@ def predict_kernel(image: np.ndarray, weights: Path | None = None, views: int = 
     spectra = np.stack([log_spectrum(_dihedral(luma, t)) for t in range(views)])[:, None]
     with torch.no_grad():
         kernels = net(torch.from_numpy(spectra)).double().numpy()
-    return centre_kernel(np.mean([centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels)], axis=0), 2)
+    return np.stack([centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels)])
+
+
+def predict_kernel(image: np.ndarray, weights: Path | None = None, views: int = 1) -> np.ndarray:
+    """The prior's x2 kernel for ``image``: the mean of ``predict_views``, centred (sums to 1)."""
+    return centre_kernel(predict_views(image, weights, views).mean(axis=0), 2)
+
+
+def view_size_spread(kernels: np.ndarray) -> float:
+    """Disagreement of the views: the standard deviation of their log sizes (0: all agree; 0.1 is about a 10%
+    size spread). Large when the photo gives little to read (flat, noisy) or its content is oriented."""
+    return float(np.std([np.log(kernel_shape(k).size) for k in kernels]))

@@ -21,7 +21,7 @@ from . import losses
 from .config import EstimatorConfig
 from .crops import CropSampler
 from .networks import Discriminator, Generator
-from .prior import predict_kernel
+from .prior import predict_views, view_size_spread
 from .registry import DEFAULT, get_estimator
 
 ProgressFn = Callable[[int, int], None]
@@ -90,13 +90,16 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def early_prior_kernel(image: np.ndarray, config: EstimatorConfig) -> np.ndarray:
+def early_prior_kernel(image: np.ndarray, config: EstimatorConfig) -> tuple[np.ndarray, dict[str, float]]:
     """The KxK kernel G is pulled towards early in training: MATLAB's bicubic kernel (the paper) or the
-    learned prior's prediction for this image (``config.early_prior == "learned"``)."""
+    learned prior's prediction for this image (``config.early_prior == "learned"``), with what is known of its
+    quality (the learned prior: how much its views disagree)."""
     if config.early_prior == "bicubic":
-        return losses.bicubic_target_kernel(config.kernel_size)
+        return losses.bicubic_target_kernel(config.kernel_size), {}
     if config.early_prior == "learned":
-        return normalise(fit_size(predict_kernel(image, views=config.prior_views), config.kernel_size))
+        views = predict_views(image, views=config.prior_views)
+        k = centre_kernel(views.mean(axis=0), 2)
+        return normalise(fit_size(k, config.kernel_size)), {"view_size_spread": view_size_spread(views)}
     raise InputError(f"unknown early prior {config.early_prior!r} (use bicubic or learned)")
 
 
@@ -122,7 +125,7 @@ def _train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device:
     schedule = Schedule(config)
     mask = torch.as_tensor(losses.boundary_mask(config.kernel_size, config.boundary_penalty), dtype=torch.float32,
                            device=device)
-    target = early_prior_kernel(image, config) if target is None else target
+    target = early_prior_kernel(image, config)[0] if target is None else target
     k_prior = torch.as_tensor(target, dtype=torch.float32, device=device)
     n, d = config.crops_per_step, config.d_crop
     tail_start = int(config.iters * 0.9)
@@ -228,11 +231,11 @@ def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig |
     start = time.perf_counter()
     attempts: list[dict] = []
     with _torch_threads(1):
-        target = early_prior_kernel(image, config)
+        target, prior_quality = early_prior_kernel(image, config)
         if config.iters == 0:  # no GAN: the early prior's kernel is the estimate
             k2, k4 = finish_kernel(target, config, scale)
             return EstimateResult(k2, k4, target, seed, [{"seed": seed, "rejected": None}],
-                                  time.perf_counter() - start)
+                                  time.perf_counter() - start, quality=prior_quality)
         for attempt in range(config.max_retries + 1):
             run_seed = seed + attempt
             raw, tail = train_kernel(image, config, run_seed, dev, progress, target=target)
@@ -243,5 +246,5 @@ def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig |
         else:
             raise EstimationError(f"estimation failed after {len(attempts)} runs: {attempts[-1]['rejected']}")
     k2, k4 = finish_kernel(raw, config, scale)
-    quality = {"d_fooled": tail["d_fake"], "d_real": tail["d_real"], "sum_error": tail["sum_to_one"]}
+    quality = {"d_fooled": tail["d_fake"], "d_real": tail["d_real"], "sum_error": tail["sum_to_one"], **prior_quality}
     return EstimateResult(k2, k4, raw, run_seed, attempts, time.perf_counter() - start, tail, quality)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from .common import EXIT_FAILED, err, out, print_json
 from .progress import task_progress
@@ -18,9 +19,10 @@ Work = Callable[..., dict[str, Any]]  # work(path, on_step) -> event; picklable 
 
 
 def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: Path, quiet: bool, as_json: bool,
-              jobs: int = 1, steps: int = 0) -> dict[str, int]:
-    """Run ``work`` on every path (``jobs`` worker processes, or in this one with a per-image bar of ``steps``
-    steps when ``steps`` > 0), report each event, print the summary; raise Exit(1) if any failed."""
+              jobs: int = 1, steps: int = 0, scheduler: str | None = None) -> dict[str, int]:
+    """Run ``work`` on every path (on a Dask cluster with ``scheduler``; else ``jobs`` worker processes, or in
+    this one with a per-image bar of ``steps`` steps when ``steps`` > 0), report each event, print the summary;
+    raise Exit(1) if any failed."""
     counts = {"ok": 0, "skipped": 0, "failed": 0}
     quiet = quiet or as_json
 
@@ -29,13 +31,21 @@ def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: P
         if as_json:
             print_json(event)
         elif event["status"] == "failed":
-            err.print(f"[bold red]error:[/] {event['error']}")
+            err.print(f"[bold red]error:[/] {escape(event['error'])}")
         elif event["status"] == "skipped" and not quiet:
-            err.print(f"skipped {event['image']} ({event['reason']})")
+            err.print(f"skipped {escape(event['image'])} ({escape(event['reason'])})")
 
     with task_progress(quiet) as progress:
         overall = progress.add_task(label, total=len(paths))
-        if jobs == 1 or len(paths) == 1:
+        if scheduler is not None:
+            from kernelgan.distributed import check_shared, connect, run_tasks
+
+            with connect(scheduler) as client:
+                check_shared(client, paths, output)
+                for event in run_tasks(client, paths, work):
+                    report(event)
+                    progress.advance(overall)
+        elif jobs == 1 or len(paths) == 1:
             bar = progress.add_task("", total=max(steps, 1), visible=False)
             for path in paths:
                 progress.reset(bar, total=max(steps, 1), description=f"  {path.name}", visible=steps > 0)

@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kernelgan.errors import KernelganError
 
@@ -24,7 +25,7 @@ EXIT_USAGE = 2  # bad arguments or bad input for a single job
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)  # file names may hold [brackets]
     raise typer.Exit(code)
 
 
@@ -51,7 +52,7 @@ def handle_errors(func: Callable) -> Callable:
 
 
 def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
-    err.print(f"[yellow]warning:[/] {message}", markup=True)
+    err.print(f"[yellow]warning:[/] {escape(str(message))}", markup=True)
 
 
 def expand_images(inputs: list[str]) -> list[Path]:

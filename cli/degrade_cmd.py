@@ -32,6 +32,7 @@ def degrade(
     jpeg: Optional[int] = typer.Option(None, "--jpeg", min=1, max=100, help="classical: JPEG quality applied last."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per image on stdout (implies no bar)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run each image as a task on a Dask cluster: 'local' (a LocalCluster on this machine) or a scheduler address (tcp://host:8786). Needs kernelgan[dask]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Make LR test images from HR photos, with known kernels (classical) or realistic degradations.
@@ -53,4 +54,4 @@ def degrade(
     work = functools.partial(degrade_file, output=output, scale=scale, preset=preset, kernel=fixed,
                              kernel_name="random" if fixed is None else str(kernel), noise=noise, jpeg=jpeg, seed=seed,
                              force=force)
-    run_batch(images, work, label="degrading", done="degraded", output=output, quiet=quiet, as_json=as_json)
+    run_batch(images, work, label="degrading", done="degraded", output=output, quiet=quiet, as_json=as_json, scheduler=scheduler)

@@ -38,6 +38,7 @@ def estimate(
     real: bool = typer.Option(False, "--real", help="With --sr zssr: real-photo mode (no back-projection, noisy sons)."),
     force: bool = typer.Option(False, "--force", help="Re-estimate images whose outputs exist."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per image on stdout (implies no bar)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run each image as a task on a Dask cluster: 'local' (a LocalCluster on this machine) or a scheduler address (tcp://host:8786). Needs kernelgan[dask]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Estimate each image's x2 downscaling kernel (default: the learned prior; KernelGAN with -e kernelgan).
@@ -67,7 +68,7 @@ def estimate(
     work = functools.partial(estimate_file, output=output, scale=scale, estimator=estimator, config=config, seed=seed,
                              device=dev, force=force, sr_backend=sr, real=real, stems=stems)
     run_batch(paths, work, label="images", done="estimated", output=output, quiet=quiet, as_json=as_json,
-              jobs=1 if dev == "cuda" else jobs, steps=config.iters)
+              jobs=1 if dev == "cuda" else jobs, steps=config.iters, scheduler=scheduler)
 
 
 def estimators() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from kernelgan.evaluate import ESTIMATE, REFERENCES, ROW_TITLES, Report, evaluate
@@ -138,6 +139,6 @@ def eval_(
             out.print(f"{len(report.missing)} true kernels have no estimate: {', '.join(report.missing[:10])}"
                       + (" ..." if len(report.missing) > 10 else ""))
     for stem, why in report.failed.items():
-        err.print(f"[bold red]error:[/] {stem}: {why}")
+        err.print(f"[bold red]error:[/] {escape(stem)}: {escape(why)}")
     if report.failed:
         raise typer.Exit(1)

@@ -36,6 +36,7 @@ def sr(
     opt: list[str] = typer.Option([], "--opt", help="Any option of the backend as KEY=VALUE (repeatable; e.g. zssr: --opt crop=128 --opt max_iters=3000)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing results."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run each image as a task on a Dask cluster: 'local' (a LocalCluster on this machine) or a scheduler address (tcp://host:8786). Needs kernelgan[dask]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Upscale images with a known blur kernel: writes OUT/<stem>_x<s>_<backend>.png.
@@ -67,7 +68,7 @@ def sr(
     work = functools.partial(upscale_file, output=output, scale=scale, backend=backend, force=force,
                              options=options, kernel=shared,
                              kernels_dir=kernels, stems=output_stems(paths))
-    run_batch(paths, work, label="upscaling", done="upscaled", output=output, quiet=quiet, as_json=as_json)
+    run_batch(paths, work, label="upscaling", done="upscaled", output=output, quiet=quiet, as_json=as_json, scheduler=scheduler)
 
 
 def backends() -> None:

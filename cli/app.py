@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "backends": ("sr_cmd", "backends", "List the installed SR backends."),
     "degrade": ("degrade_cmd", "degrade", "Make LR test images (and their true kernels) from HR photos."),
     "eval": ("eval_cmd", "eval_", "Score estimated kernels against true ones (floor, fixed kernel, ceiling)."),
+    "report": ("report_cmd", "report", "Write one self-contained HTML page for an output folder."),
     "train-prior": ("train_prior_cmd", "train_prior_cmd", "Train the learned kernel prior on HR photos."),
     "train-srmd": ("train_srmd_cmd", "train_srmd_cmd", "Train SRMD weights on HR photos."),
 }

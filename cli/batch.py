@@ -12,6 +12,8 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from kernelgan.outputs import write_failures
+
 from .common import EXIT_FAILED, err, out, print_json
 from .progress import task_progress
 
@@ -24,10 +26,13 @@ def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: P
     this one with a per-image bar of ``steps`` steps when ``steps`` > 0), report each event, print the summary;
     raise Exit(1) if any failed."""
     counts = {"ok": 0, "skipped": 0, "failed": 0}
+    failures: list[dict[str, str]] = []
     quiet = quiet or as_json
 
     def report(event: dict[str, Any]) -> None:
         counts[event["status"]] += 1
+        if event["status"] == "failed":
+            failures.append({"image": event["image"], "error": event["error"]})
         if as_json:
             print_json(event)
         elif event["status"] == "failed":
@@ -58,6 +63,8 @@ def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: P
                 for future in as_completed(futures):
                     report(future.result())
                     progress.advance(overall)
+    if output.is_dir():
+        write_failures(output, failures)
     if not quiet:
         out.print(f"{counts['ok']} {done}, {counts['skipped']} skipped, {counts['failed']} failed -> {output}")
     if counts["failed"]:

@@ -98,6 +98,8 @@ def eval_(
     scale: int = typer.Option(2, "--scale", "-s", help="Scale of the kernels: 2 or 4."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else on stdout."),
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write the per-image scores (one line per kernel row) to this CSV file."),
+    html_path: Optional[Path] = typer.Option(None, "--html", help="Also write the report page (kernelgan report) for this evaluation."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the --html file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Score each estimate against its true kernel, matched by image stem, beside three reference kernels scored
@@ -128,6 +130,12 @@ def eval_(
         fail(f"no estimate in {est} matches a true kernel in {gt} at x{scale}")
     if csv_path is not None:
         _write_csv(csv_path, report)
+    if html_path is not None:
+        from kernelgan.report import build_report
+
+        from .report_cmd import write_page
+
+        write_page(build_report(est, gt, family, scale, title=f"kernelgan eval: {est} against {gt}"), html_path, force)
     variance = fixed_kernel_variance(family)
     if as_json:
         print_json({"scale": scale, "family": family, "fixed_kernel_variance": variance, **report.to_dict()})

@@ -28,6 +28,7 @@ from .io import KERNEL_SUFFIXES, atomic_path, save_kernel
 KERNEL_FORMATS = (".npy", ".mat", ".png")
 TRUE_KERNEL_FORMATS = (".npy", ".mat")
 MANIFEST = "manifest.json"
+FAILURES = "failures.json"  # the images that failed in the last batch run into the folder, with their messages
 
 _KERNEL_NAME_PATTERNS = (
     re.compile(r"^(?P<stem>.+)_gt_kernel_x(?P<scale>\d)$"),
@@ -132,6 +133,16 @@ def fingerprint(path: Path, settings: dict[str, Any]) -> dict[str, str]:
             digest.update(block)
     settings_hash = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     return {"input_sha256": digest.hexdigest(), "settings_sha256": settings_hash}
+
+
+def write_failures(out_dir: Path, failures: list[dict[str, str]]) -> None:
+    """Record the last run's failures (``[{"image", "error"}]``) for ``kernelgan report``; none: file removed."""
+    path = out_dir / FAILURES
+    if not failures:
+        path.unlink(missing_ok=True)
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(failures, indent=1) + "\n")
 
 
 def read_record(out_dir: Path, stem: str) -> dict[str, Any] | None:

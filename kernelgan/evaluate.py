@@ -8,7 +8,6 @@ looking at any image (``families``), and the true kernel (the ceiling; kernel PS
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from .io import IMAGE_SUFFIXES, load_kernel, read_image
 from .kernel_shape import kernel_shape, orientation_error, pearson, size_error
 from .kernels import bicubic_kernel, kernel_psnr
 from .metrics import psnr_y, ssim_y
-from .outputs import kernel_stem, read_record, sr_candidates
+from .outputs import kernel_stem, natural_key, read_record, sr_candidates
 from .resize import blur_downsample
 from .synth import crop_to_multiple
 
@@ -164,8 +163,8 @@ def evaluate(est_dir: Path, gt_dir: Path, scale: int, fixed: np.ndarray, hr_dir:
     scored by SR (``sr(lr, kernel)``). An image whose files cannot be read becomes a failed entry; the others go on.
     """
     estimates, truths = kernel_files(est_dir, scale), kernel_files(gt_dir, scale)
-    report = Report(missing=sorted(set(truths) - set(estimates), key=_natural_key))
-    for stem in sorted(set(estimates) & set(truths), key=_natural_key):
+    report = Report(missing=sorted(set(truths) - set(estimates), key=natural_key))
+    for stem in sorted(set(estimates) & set(truths), key=natural_key):
         try:
             report.images.append(_evaluate_one(stem, estimates[stem], truths[stem], scale, fixed, hr_dir, sr_dir,
                                                lr_dir, sr))
@@ -200,7 +199,3 @@ def _evaluate_one(stem: str, est_path: Path, truth_path: Path, scale: int, fixed
             raise KernelganError(f"{sr_path}: SR image is {out.shape[1]}x{out.shape[0]}, HR is {hr.shape[1]}x{hr.shape[0]}")
         scores.sr_file_psnr, scores.sr_file_ssim = psnr_y(out, hr, shave=scale), ssim_y(out, hr, shave=scale)
     return scores
-
-
-def _natural_key(stem: str) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", stem)]

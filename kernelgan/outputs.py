@@ -62,6 +62,11 @@ def sr_candidates(folder: Path, stem: str, scale: int) -> list[Path]:
     return sorted(folder.glob(f"{stem}_x{scale}_*"))
 
 
+def natural_key(stem: str) -> list[int | str]:
+    """Sort key putting im_2 before im_10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", stem)]
+
+
 def kernel_stem(path: Path, scale: int) -> str | None:
     """The image stem a kernel file belongs to (estimate's, degrade's or DIV2KRK's naming), or None if its name
     follows none of them for ``scale``."""

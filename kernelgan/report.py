@@ -25,7 +25,7 @@ from PIL import Image
 
 from .io import kernel_picture, load_kernel, read_image
 from .kernel_shape import covariance, kernel_shape
-from .outputs import FAILURES, kernel_paths, sr_candidates
+from .outputs import FAILURES, kernel_paths, natural_key, sr_candidates
 
 THUMB = 160  # px, longest side of an input thumbnail
 CROP = 96  # px, side of the SR comparison crops
@@ -48,7 +48,7 @@ class Entry:
 def collect(out_dir: Path, truths: dict[str, dict[str, float]] | None = None) -> list[Entry]:
     """The folder's finished sets (their JSON records with a kernels entry), then its last run's failures."""
     entries = []
-    for record_file in sorted(out_dir.glob("*.json")):
+    for record_file in sorted(out_dir.glob("*.json"), key=lambda p: natural_key(p.stem)):
         try:
             record = json.loads(record_file.read_text())
         except (OSError, ValueError):

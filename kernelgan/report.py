@@ -218,7 +218,7 @@ def _row(e: Entry, has_truth: bool) -> str:
     quality = e.record.get("quality", {}) or {}
     spread = quality.get("view_size_spread")
     cells = [f"<td>{html.escape(e.name)}</td>",
-             f"<td>{f'<img src={chr(34)}{thumb}{chr(34)} alt=input>' if thumb else '-'}</td>",
+             f"<td><img src='{thumb}' alt='input'></td>" if thumb else "<td>-</td>",
              f"<td>{kernel_svg(e.kernel_x2, e.name + ' kernel')}</td>",
              f"<td class='num' data-v='{shape.size:.4f}'>{shape.size:.2f}</td>",
              f"<td class='num'>{shape.anisotropy:.2f}</td>",

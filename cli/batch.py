@@ -39,6 +39,8 @@ def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: P
             err.print(f"[bold red]error:[/] {escape(event['error'])}")
         elif event["status"] == "skipped" and not quiet:
             err.print(f"skipped {escape(event['image'])} ({escape(event['reason'])})")
+        elif event["status"] == "ok" and not quiet and "summary" in event:
+            err.print(f"{escape(event['image'])}: {escape(event['summary'])}")
 
     with task_progress(quiet) as progress:
         overall = progress.add_task(label, total=len(paths))

@@ -17,6 +17,7 @@ from . import __version__
 from .errors import InputError, KernelganError
 from .estimator import EstimatorConfig, estimate_kernel
 from .io import load_kernel, read_image, save_kernel, write_image
+from .kernel_shape import kernel_shape
 from .manifest import update_manifest
 from .outputs import (
     MANIFEST,
@@ -110,8 +111,11 @@ def _estimate_and_write(path: Path, output: Path, stem: str, scale: int, estimat
         if sr_event["status"] == "failed":
             return {"status": "failed", "error": sr_event["error"]}
     write_estimate(output, stem, kernels, record)
+    shape = kernel_shape(result.kernel_x2)
     return {"seconds": round(seconds, 3), "seed_used": result.seed, "retries": len(result.attempts) - 1,
-            "quality": result.quality, "outputs": [str(p) for p in outputs]}
+            "quality": result.quality, "kernel_size": round(shape.size, 4), "anisotropy": round(shape.anisotropy, 4),
+            "outputs": [str(p) for p in outputs],
+            "summary": f"kernel size {shape.size:.2f} px², anisotropy {shape.anisotropy:.2f}, {seconds:.1f} s"}
 
 
 def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, backend: str,

@@ -78,6 +78,17 @@ def expand_images(inputs: list[str]) -> list[Path]:
     return unique
 
 
+def parse_opts(items: list[str]) -> dict[str, str]:
+    """``--opt KEY=VALUE`` items as a dict (typed and checked later by the backend or estimator)."""
+    options: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--opt {item!r}: use KEY=VALUE")
+        options[key] = value
+    return options
+
+
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, allow_nan=False) + "\n")
     sys.stdout.flush()

@@ -18,7 +18,7 @@ from kernelgan.sr.base import check_options
 from kernelgan.synth import check_scale
 
 from .batch import run_batch
-from .common import expand_images, fail, handle_errors, out
+from .common import expand_images, fail, handle_errors, out, parse_opts
 
 MIN_GAN_STEPS = 20
 
@@ -53,13 +53,7 @@ def estimate(
     if sr != "none":  # unknown backend or option: one error before any work
         check_options(get_backend(sr), {"real": True} if real else {})
     dev = str(resolve_device(device))
-    settings: dict[str, str] = {}
-    for item in opt:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"--opt {item!r}: use KEY=VALUE")
-        settings[key] = value
-    config = get_estimator(estimator).config.with_options(settings).with_overrides(iters=iters)
+    config = get_estimator(estimator).config.with_options(parse_opts(opt)).with_overrides(iters=iters)
     paths = expand_images(images)
     if not paths:
         fail("no input images found")

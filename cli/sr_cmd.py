@@ -18,7 +18,7 @@ from kernelgan.sr.base import check_options
 from kernelgan.synth import check_scale
 
 from .batch import run_batch
-from .common import expand_images, fail, handle_errors, out
+from .common import expand_images, fail, handle_errors, out, parse_opts
 
 
 @handle_errors
@@ -54,12 +54,7 @@ def sr(
     if weights is not None and not weights.is_file():
         fail(f"--weights {weights}: no such file")
     given: dict[str, Any] = {"max_iters": iters, "noise": noise, "weights": weights, "real": True if real else None}
-    options = {k: v for k, v in given.items() if v is not None}
-    for item in opt:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"--opt {item!r}: use KEY=VALUE")
-        options[key] = value
+    options = {**{k: v for k, v in given.items() if v is not None}, **parse_opts(opt)}
     check_options(chosen, options)  # unknown or mistyped options: one error before any work
     paths = expand_images(images)
     if not paths:

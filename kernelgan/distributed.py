@@ -24,14 +24,10 @@ INSTALL = "--scheduler needs Dask: pip install 'kernelgan[dask]'"
 
 def one_thread(work: Callable[..., Event], path: Path) -> Event:
     """``work(path, None)`` with torch on one intra-op thread (restored after): several tasks share a worker."""
-    import torch
+    from .rng import torch_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return work(path, None)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _missing(paths: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
+from scipy import signal
 
 from .kernels import (
     analytic_x4,
@@ -40,8 +41,6 @@ SOFT_LENS_VAR = 0.25  # variance of the slight optical blur under motion and def
 
 def _soft(k: np.ndarray) -> np.ndarray:
     """Correlate with a small isotropic Gaussian (a lens that is not perfect) and centre."""
-    from scipy import signal
-
     c = 2
     g = anisotropic_gaussian(5, SOFT_LENS_VAR, SOFT_LENS_VAR, 0.0, (c, c))
     return centre_kernel(signal.convolve2d(k, g, mode="same"), 2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage, optimize, signal
 
+from .kernel_shape import covariance
 from .metrics import psnr_from_mse
 
 
@@ -109,11 +110,7 @@ def x2_kernel_for_x4(k4: np.ndarray, size: int = 11) -> np.ndarray:
     known (DIV2KRK's x4 images were not made with the analytic x4 of their x2 kernels).
     """
     k4 = normalise(fit_size(make_odd(np.asarray(k4, dtype=np.float64)), 3 * size - 2))
-    ys, xs = np.indices(k4.shape)
-    mean = centre_of_mass(k4)
-    d = np.stack([ys - mean[0], xs - mean[1]])
-    cov = np.einsum("aij,bij,ij->ab", d, d, k4) / 5
-    var, vec = np.linalg.eigh(cov)
+    var, vec = np.linalg.eigh(covariance(k4) / 5)
     c = wanted_centre(size, 2)
     start = anisotropic_gaussian(size, max(var[1], 0.1), max(var[0], 0.1), np.arctan2(vec[1, 1], vec[0, 1]), (c, c))
 

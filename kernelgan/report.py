@@ -25,7 +25,9 @@ from PIL import Image
 
 from .io import kernel_picture, load_kernel, read_image
 from .kernel_shape import covariance, kernel_shape
+from .kernels import centre_of_mass
 from .outputs import FAILURES, kernel_paths, natural_key, sr_candidates
+from .resize import imresize
 
 THUMB = 160  # px, longest side of an input thumbnail
 CROP = 96  # px, side of the SR comparison crops
@@ -100,9 +102,7 @@ def kernel_svg(k: np.ndarray, label: str) -> str:
     pic = _data_uri(kernel_picture(k, px), "PNG")
     cov = covariance(k)
     vals, vecs = np.linalg.eigh(cov)
-    ys, xs = np.indices(k.shape)
-    kk = np.clip(k, 0, None) / np.clip(k, 0, None).sum()
-    cy, cx = ((kk * ys).sum() + 0.5) * px, ((kk * xs).sum() + 0.5) * px
+    cy, cx = (centre_of_mass(np.clip(k, 0, None)) + 0.5) * px
     angle = math.degrees(math.atan2(vecs[0, 1], vecs[1, 1]))
     rx, ry = 2 * math.sqrt(max(vals[1], 0)) * px, 2 * math.sqrt(max(vals[0], 0)) * px
     bar = 2 * px
@@ -123,8 +123,7 @@ def sr_crops(source: Path, sr_file: Path) -> tuple[str, str] | None:
     scale = round(sr.shape[0] / lr.shape[0])
     if scale < 2 or min(sr.shape[:2]) < CROP:
         return None
-    with Image.fromarray(_to_uint8(lr)) as im:
-        up = np.asarray(im.resize((sr.shape[1], sr.shape[0]), Image.Resampling.BICUBIC))
+    up = _to_uint8(imresize(lr, output_shape=sr.shape[:2]))  # what the bicubic backend gives
     gray = sr.mean(axis=2)
     energy = np.abs(np.diff(gray, axis=0))[:, :-1] + np.abs(np.diff(gray, axis=1))[:-1]
     step = CROP // 2

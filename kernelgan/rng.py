@@ -1,4 +1,5 @@
-"""Seeding without side effects: torch's global generator seeded inside a block and restored after it."""
+"""torch's process-wide state, changed only inside a block and restored after it: the global generator's seed
+and the number of intra-op threads."""
 
 from __future__ import annotations
 
@@ -17,3 +18,15 @@ def seeded(seed: int, device: torch.device | str | None = None) -> Iterator[None
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
         yield
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Within the block torch uses ``n`` intra-op threads (for tiny ops one is faster and makes results
+    independent of the core count; several tasks on one machine must not oversubscribe its cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

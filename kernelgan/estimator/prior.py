@@ -124,11 +124,6 @@ def predict_views(image: np.ndarray, weights: Path | None = None, views: int = 1
     return np.stack([centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels)])
 
 
-def predict_kernel(image: np.ndarray, weights: Path | None = None, views: int = 1) -> np.ndarray:
-    """The prior's x2 kernel for ``image``: the mean of ``predict_views``, centred (sums to 1)."""
-    return centre_kernel(predict_views(image, weights, views).mean(axis=0), 2)
-
-
 def view_size_spread(kernels: np.ndarray) -> float:
     """Disagreement of the views: the standard deviation of their log sizes (0: all agree; 0.1 is about a 10%
     size spread). Large when the photo gives little to read (flat, noisy) or its content is oriented."""

@@ -8,7 +8,6 @@ x0.5), which makes it sharper per pixel: the prior must not learn one camera's b
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -16,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..families import FAMILIES, sample_kernel, truth_grid
 from ..io import read_image
+from ..presets.ops import jpeg
 from ..resize import blur, imresize
 from ..rng import seeded
 from .prior import PriorShape, PriorWeights, SpectrumNet
@@ -67,16 +66,9 @@ def make_pair(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator,
         lr = lr + rng.normal(0, rng.uniform(0, settings.noise_max) / 255, lr.shape)
     lr = np.round(np.clip(lr, 0, 1) * 255) / 255
     if rng.random() < settings.jpeg_p:
-        lr = jpeg_roundtrip(lr, int(rng.integers(settings.jpeg_min, 96)))
+        lr = jpeg(lr, int(rng.integers(settings.jpeg_min, 96)))
     return log_spectrum(lr)
 
-
-def jpeg_roundtrip(gray_img: np.ndarray, quality: int) -> np.ndarray:
-    """Encode HxW in [0, 1] as an 8-bit JPEG of ``quality`` and decode it."""
-    buf = io.BytesIO()
-    Image.fromarray(np.round(gray_img * 255).astype(np.uint8)).save(buf, format="JPEG", quality=quality)
-    buf.seek(0)
-    return np.asarray(Image.open(buf), dtype=np.float64) / 255
 
 
 def load_gray_photos(paths: list[Path]) -> list[np.ndarray]:

@@ -6,9 +6,8 @@ D step (real crops vs G's outputs), schedule update. Retried with another seed i
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 
 from ..errors import EstimationError, InputError
 from ..kernels import analytic_x4, centre_kernel, clean_kernel, fit_size, normalise, trim_rim
-from ..rng import seeded
+from ..rng import seeded, torch_threads
 from . import losses
 from .config import EstimatorConfig
 from .crops import CropSampler
@@ -67,17 +66,6 @@ class Schedule:
             self.lambda_bicubic = max(self.lambda_bicubic / c.bicubic_decay_factor, c.lambda_bicubic_min)
         if self.lambda_bicubic < c.constraints_on_below:
             self.lambda_sparse, self.lambda_centre = c.lambda_sparse_end, c.lambda_centre_end
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Tiny ops: one intra-op thread is faster and makes results independent of the core count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -230,7 +218,7 @@ def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig |
     dev = resolve_device(device)
     start = time.perf_counter()
     attempts: list[dict] = []
-    with _torch_threads(1):
+    with torch_threads(1):
         target, prior_quality = early_prior_kernel(image, config)
         if config.iters == 0:  # no GAN: the early prior's kernel is the estimate
             k2, k4 = finish_kernel(target, config, scale)

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..io import atomic_path
 from ..kernel_shape import kernel_shape
 from ..kernels import centre_kernel
-from .spectrum import BINS, gray, log_spectrum
+from .spectrum import BINS, view_spectra
 
 FORMAT = "kernelgan-prior-1"
 KERNEL_SIZE = 13  # the predicted kernel's grid (G's kernel size)
@@ -86,41 +86,37 @@ def shipped_weights_path() -> Path:
     return Path(str(files("kernelgan.estimator") / "weights" / "prior.pt"))
 
 
-_CACHE: dict[str, SpectrumNet] = {}
+_CACHE: dict[tuple[str, str], SpectrumNet] = {}
 
 
-def load_network(path: Path | None = None) -> SpectrumNet:
-    """The prior network from ``path`` (default: the shipped weights), loaded once per process."""
+def load_network(path: Path | None = None, device: torch.device | str = "cpu") -> SpectrumNet:
+    """The prior network from ``path`` (default: the shipped weights) on ``device``, loaded once per process."""
     path = path or shipped_weights_path()
-    key = str(path)
+    key = (str(path), str(device))
     if key not in _CACHE:
         if not path.is_file():
             raise InputError(f"{path}: kernel-prior weights not found")
-        _CACHE[key] = PriorWeights.load(path).network()
+        _CACHE[key] = PriorWeights.load(path).network().to(device)
     return _CACHE[key]
 
 
-def _dihedral(a: np.ndarray, t: int) -> np.ndarray:
-    """The t-th of the 8 rotations/flips of the first two axes (t in 0..7)."""
-    a = np.rot90(a, t % 4)
-    return a[:, ::-1] if t >= 4 else a
-
-
 def _undo_dihedral(k: np.ndarray, t: int) -> np.ndarray:
+    """Undo the t-th rotation/flip (``spectrum.view_power``): a kernel read from view t, in the image's frame."""
     k = k[:, ::-1] if t >= 4 else k
     return np.rot90(k, -(t % 4))
 
 
-def predict_views(image: np.ndarray, weights: Path | None = None, views: int = 1) -> np.ndarray:
+def predict_views(image: np.ndarray, weights: Path | None = None, views: int = 1,
+                  device: torch.device | str = "cpu") -> np.ndarray:
     """The prior's x2 kernel for each of the first ``views`` rotations/flips of ``image`` (HxWx3 in [0, 1]),
-    turned back to the image's orientation and centred: views x KERNEL_SIZE x KERNEL_SIZE float64."""
+    turned back to the image's orientation and centred: views x KERNEL_SIZE x KERNEL_SIZE float64. The FFTs and
+    the network run on ``device``."""
     if views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {views}")
-    net = load_network(weights)
-    luma = gray(image)  # once: the views are rotations/flips of it
-    spectra = np.stack([log_spectrum(_dihedral(luma, t)) for t in range(views)])[:, None]
+    net = load_network(weights, device)
+    spectra = torch.from_numpy(view_spectra(image, views, device)[:, None]).to(device)
     with torch.no_grad():
-        kernels = net(torch.from_numpy(spectra)).double().numpy()
+        kernels = net(spectra).double().cpu().numpy()
     return np.stack([centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels)])
 
 

@@ -4,16 +4,21 @@ Blurring multiplies every local spectrum by |K(ω)|² (then subsampling folds th
 content changes the spectrum from tile to tile, the kernel does not. Averaging the power spectra of many
 windowed tiles (Welch's method) keeps the kernel's imprint and the photo's overall 1/f-like falloff, which
 the learned prior (``prior``) tells apart.
+
+The spectrum of a rotated or flipped photo is the same rotation/flip of its spectrum (with k -> -k for a
+flip, the Hann window being symmetric), so the 8 views the prior averages over cost one FFT pass.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 TILE = 64  # tile side (LR pixels)
 BINS = 32  # the spectrum is pooled to BINS x BINS
 MAX_TILES = 4096  # above this the tile stride grows, so huge photos cost about the same as a 2 MP one
+CHUNK = 512  # tiles per FFT call (keeps memory small)
 LUMA = (0.299, 0.587, 0.114)  # Python floats: the luma keeps the image's precision
 
 
@@ -27,14 +32,14 @@ def gray(image: np.ndarray) -> np.ndarray:
     return LUMA[0] * image[..., 0] + LUMA[1] * image[..., 1] + LUMA[2] * image[..., 2]
 
 
-def _window() -> np.ndarray:
-    w = np.hanning(TILE + 2)[1:-1]
-    return np.outer(w, w)
+def _window(device: torch.device) -> torch.Tensor:
+    w = torch.from_numpy(np.hanning(TILE + 2)[1:-1]).to(device)
+    return torch.outer(w, w)
 
 
-def log_spectrum(image: np.ndarray, stride: int = TILE // 2) -> np.ndarray:
-    """BINS x BINS float32 feature map: log of the mean power spectrum of Hann-windowed TILE x TILE tiles of
-    the luma (tile mean removed), DC at the centre, pooled 2x2, minus its mean (so it ignores contrast).
+def mean_power(image: np.ndarray, stride: int = TILE // 2, device: torch.device | str = "cpu") -> torch.Tensor:
+    """TILE x TILE float64 tensor on ``device``: mean power spectrum of the Hann-windowed TILE x TILE tiles of the
+    luma (each tile's mean removed), tiles every ``stride`` pixels from the top-left corner, DC at the centre.
 
     ``image`` is HxW or HxWx3 in [0, 1], at least TILE pixels a side.
     """
@@ -45,13 +50,45 @@ def log_spectrum(image: np.ndarray, stride: int = TILE // 2) -> np.ndarray:
     while ((h - TILE) // stride + 1) * ((w - TILE) // stride + 1) > MAX_TILES:
         stride *= 2
     tiles = sliding_window_view(y, (TILE, TILE))[::stride, ::stride].reshape(-1, TILE, TILE)
-    window = _window()
-    power = np.zeros((TILE, TILE))
-    for start in range(0, len(tiles), 256):  # chunks keep memory small
-        chunk = tiles[start:start + 256].astype(np.float64)
-        chunk = (chunk - chunk.mean(axis=(1, 2), keepdims=True)) * window
-        power += (np.abs(np.fft.fft2(chunk)) ** 2).sum(axis=0)
-    power = np.fft.fftshift(power / len(tiles))
-    pooled = power.reshape(BINS, TILE // BINS, BINS, TILE // BINS).mean(axis=(1, 3))
-    logp = np.log(pooled + 1e-12)
-    return (logp - logp.mean()).astype(np.float32)
+    window = _window(torch.device(device))
+    half = torch.zeros(TILE, TILE // 2 + 1, dtype=torch.float64, device=device)
+    for start in range(0, len(tiles), CHUNK):
+        chunk = torch.from_numpy(np.ascontiguousarray(tiles[start:start + CHUNK])).to(device, torch.float64)
+        chunk = (chunk - chunk.mean(dim=(1, 2), keepdim=True)) * window
+        half += torch.fft.rfft2(chunk).abs().square().sum(dim=0)
+    # a real signal's power is symmetric, P(-k) = P(k): the columns rfft2 leaves out are mirrored ones
+    cols = torch.arange(TILE, device=device)
+    full = half[(-cols[:, None]) % TILE, (-cols[None, TILE // 2 + 1:]) % TILE]
+    power = torch.cat([half, full], dim=1) / len(tiles)
+    return torch.fft.fftshift(power)
+
+
+def _reflect(p: torch.Tensor, dim: int) -> torch.Tensor:
+    """k -> -k along ``dim`` of a centred spectrum (the spectrum of the image flipped along that axis)."""
+    return torch.roll(torch.flip(p, (dim,)), 1, dims=dim)
+
+
+def view_power(power: torch.Tensor, t: int) -> torch.Tensor:
+    """The centred spectrum of the image's t-th rotation/flip (t in 0..7: ``np.rot90`` t%4 times, then a
+    left-right flip if t >= 4), from the image's own spectrum ``power`` (TILE x TILE)."""
+    for _ in range(t % 4):  # np.rot90(a) == a.T flipped up-down
+        power = _reflect(power.T, 0)
+    return _reflect(power, 1) if t >= 4 else power
+
+
+def log_pooled(power: torch.Tensor) -> np.ndarray:
+    """BINS x BINS float32: log of ``power`` pooled 2x2, minus its mean (so it ignores contrast)."""
+    pooled = power.reshape(BINS, TILE // BINS, BINS, TILE // BINS).mean(dim=(1, 3))
+    logp = torch.log(pooled + 1e-12)
+    return (logp - logp.mean()).float().cpu().numpy()
+
+
+def log_spectrum(image: np.ndarray, stride: int = TILE // 2) -> np.ndarray:
+    """The prior's input feature: BINS x BINS float32 log mean power spectrum of ``image`` (see ``mean_power``)."""
+    return log_pooled(mean_power(image, stride))
+
+
+def view_spectra(image: np.ndarray, views: int, device: torch.device | str = "cpu") -> np.ndarray:
+    """``log_spectrum`` of each of the first ``views`` rotations/flips of ``image``: views x BINS x BINS float32."""
+    power = mean_power(image, device=device)
+    return np.stack([log_pooled(view_power(power, t)) for t in range(views)])

@@ -78,14 +78,15 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def early_prior_kernel(image: np.ndarray, config: EstimatorConfig) -> tuple[np.ndarray, dict[str, float]]:
+def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
+                       device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, float]]:
     """The KxK kernel G is pulled towards early in training: MATLAB's bicubic kernel (the paper) or the
     learned prior's prediction for this image (``config.early_prior == "learned"``), with what is known of its
     quality (the learned prior: how much its views disagree)."""
     if config.early_prior == "bicubic":
         return losses.bicubic_target_kernel(config.kernel_size), {}
     if config.early_prior == "learned":
-        views = predict_views(image, views=config.prior_views)
+        views = predict_views(image, views=config.prior_views, device=device)
         k = centre_kernel(views.mean(axis=0), 2)
         return normalise(fit_size(k, config.kernel_size)), {"view_size_spread": view_size_spread(views)}
     raise InputError(f"unknown early prior {config.early_prior!r} (use bicubic or learned)")
@@ -113,7 +114,7 @@ def _train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device:
     schedule = Schedule(config)
     mask = torch.as_tensor(losses.boundary_mask(config.kernel_size, config.boundary_penalty), dtype=torch.float32,
                            device=device)
-    target = early_prior_kernel(image, config)[0] if target is None else target
+    target = early_prior_kernel(image, config, device)[0] if target is None else target
     k_prior = torch.as_tensor(target, dtype=torch.float32, device=device)
     n, d = config.crops_per_step, config.d_crop
     tail_start = int(config.iters * 0.9)
@@ -219,7 +220,7 @@ def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig |
     start = time.perf_counter()
     attempts: list[dict] = []
     with torch_threads(1):
-        target, prior_quality = early_prior_kernel(image, config)
+        target, prior_quality = early_prior_kernel(image, config, dev)
         if config.iters == 0:  # no GAN: the early prior's kernel is the estimate
             k2, k4 = finish_kernel(target, config, scale)
             return EstimateResult(k2, k4, target, seed, [{"seed": seed, "rejected": None}],

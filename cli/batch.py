@@ -18,13 +18,15 @@ from .common import EXIT_FAILED, err, out, print_json
 from .progress import task_progress
 
 Work = Callable[..., dict[str, Any]]  # work(path, on_step) -> event; picklable (a module function or partial)
+WorkMany = Callable[..., list[dict[str, Any]]]  # work_many(paths, on_step) -> one event per path
 
 
 def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: Path, quiet: bool, as_json: bool,
-              jobs: int = 1, steps: int = 0, scheduler: str | None = None) -> dict[str, int]:
+              jobs: int = 1, steps: int = 0, scheduler: str | None = None, batch: int = 1,
+              work_many: WorkMany | None = None) -> dict[str, int]:
     """Run ``work`` on every path (on a Dask cluster with ``scheduler``; else ``jobs`` worker processes, or in
-    this one with a per-image bar of ``steps`` steps when ``steps`` > 0), report each event, print the summary;
-    raise Exit(1) if any failed."""
+    this one with a per-image bar of ``steps`` steps when ``steps`` > 0; or ``work_many`` on ``batch`` paths at
+    a time, with a bar per batch), report each event, print the summary; raise Exit(1) if any failed."""
     counts = {"ok": 0, "skipped": 0, "failed": 0}
     failures: list[dict[str, str]] = []
     quiet = quiet or as_json
@@ -52,6 +54,16 @@ def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: P
                 for event in run_tasks(client, paths, work):
                     report(event)
                     progress.advance(overall)
+        elif batch > 1 and work_many is not None:
+            bar = progress.add_task("", total=max(steps, 1), visible=False)
+            for start in range(0, len(paths), batch):
+                chunk = paths[start:start + batch]
+                progress.reset(bar, total=max(steps, 1), visible=steps > 0,
+                               description=f"  {chunk[0].name} .. {chunk[-1].name} ({len(chunk)} together)")
+                for event in work_many(chunk, lambda i, n: progress.update(bar, completed=i)):
+                    report(event)
+                    progress.advance(overall)
+                progress.update(bar, visible=False)
         elif jobs == 1 or len(paths) == 1:
             bar = progress.add_task("", total=max(steps, 1), visible=False)
             for path in paths:

@@ -4,9 +4,11 @@ its file. The CLI's batch runner calls these, serially or in worker processes.""
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,8 @@ import torch
 
 from . import __version__
 from .errors import InputError, KernelganError
-from .estimator import EstimatorConfig, estimate_kernel
+from .estimator import EstimateResult, EstimatorConfig
+from .estimator.train import estimate_kernels
 from .io import load_kernel, read_image, save_kernel, write_image
 from .kernel_shape import kernel_shape
 from .manifest import update_manifest
@@ -38,41 +41,80 @@ from .sr.base import check_options
 from .synth import crop_to_multiple, image_rng
 
 Event = dict[str, Any]
+READERS = 2  # threads decoding a batch's images while the first ones are estimated
 StepFn = Callable[[int, int], None]
 
 
-def estimate_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, estimator: str,
-                  config: EstimatorConfig, seed: int = 0, device: str = "cpu", force: bool = False,
-                  sr_backend: str = "none", real: bool = False, stems: dict[Path, str] | None = None) -> Event:
-    """Estimate one image and write its outputs as ``stem`` (and its upscale with ``sr_backend``); returns the
-    event reported for it (never raises for bad input; every error names the file).
+def estimate_file(path: Path, on_step: StepFn | None = None, **settings: Any) -> Event:
+    """``estimate_files`` for one image."""
+    return estimate_files([path], on_step, **settings)[0]
+
+
+def estimate_files(paths: list[Path], on_step: StepFn | None = None, *, output: Path, scale: int, estimator: str,
+                   config: EstimatorConfig, seed: int = 0, device: str = "cpu", force: bool = False,
+                   sr_backend: str = "none", real: bool = False, stems: dict[Path, str] | None = None) -> list[Event]:
+    """Estimate images (together: ``estimate_kernels`` batches their GAN runs) and write each one's outputs as
+    its ``stem`` (and its upscale with ``sr_backend``); returns one event per path, in order (never raises for
+    bad input; every error names its file; a bad file fails alone).
 
     A finished set (its JSON record written last) is skipped when its fingerprint (input content + settings)
     matches, and refused without ``force`` when it does not; a per-image lock keeps concurrent runs apart."""
-    stem = (stems or {}).get(path, path.stem)
-    event: dict = {"image": str(path), "status": "ok"}
-    outputs = expected_outputs(output, stem, scale)
-    if sr_backend != "none":
-        outputs.append(sr_path(output, stem, scale, sr_backend))
     settings = {"estimator": estimator, "config": config.to_dict(), "scale": scale, "seed": seed, "device": device,
                 "sr": sr_backend, "real": real}
-    if not path.is_file():
-        return {**event, "status": "failed", "error": f"{path}: no such file"}
+    events: dict[Path, Event] = {}
+    todo: list[tuple[Path, str, list[Path], dict[str, str]]] = []  # path, stem, outputs, fingerprint
+    with contextlib.ExitStack() as locks:
+        for path in paths:
+            stem = (stems or {}).get(path, path.stem)
+            event: Event = {"image": str(path), "status": "ok"}
+            outputs = expected_outputs(output, stem, scale)
+            if sr_backend != "none":
+                outputs.append(sr_path(output, stem, scale, sr_backend))
+            try:
+                if not path.is_file():
+                    raise InputError(f"{path}: no such file")
+                fp = fingerprint(path, settings)
+                if not locks.enter_context(image_lock(output, stem)):
+                    events[path] = {**event, "status": "skipped", "reason": "another kernelgan process is working on it"}
+                    continue
+                done = _finished(output, stem, outputs, fp)
+                if done == "same" and not force:
+                    events[path] = {**event, "status": "skipped", "reason": "outputs exist with the same input and settings"}
+                elif done is not None and not force:
+                    events[path] = {**event, "status": "failed", "error": f"{path}: {record_path(output, stem)} "
+                                    f"was made from {done}; use --force to replace it"}
+                else:
+                    todo.append((path, stem, outputs, fp))
+            except (KernelganError, OSError) as exc:
+                events[path] = {**event, "status": "failed", "error": _named(path, exc)}
+        images: dict[Path, np.ndarray] = {}
+        with ThreadPoolExecutor(READERS) as readers:  # decoding overlaps: Pillow and zlib release the GIL
+            for (path, *_), image in zip(todo, readers.map(_read_or_error, [t[0] for t in todo]), strict=True):
+                if isinstance(image, Exception):
+                    events[path] = {"image": str(path), "status": "failed", "error": _named(path, image)}
+                else:
+                    images[path] = image
+        todo = [t for t in todo if t[0] in images]
+        start = time.perf_counter()
+        results = estimate_kernels([images[t[0]] for t in todo], scale, config, seed, device, on_step)
+        share = (time.perf_counter() - start) / max(len(todo), 1)
+        for (path, stem, outputs, fp), result in zip(todo, results, strict=True):
+            try:
+                if isinstance(result, Exception):
+                    raise result
+                written = _write_estimate(path, images[path], result, share, output, stem, scale, estimator, config,
+                                          seed, device, sr_backend, real, outputs, fp, len(todo))
+                events[path] = {"image": str(path), "status": "ok", **written}
+            except (KernelganError, OSError) as exc:
+                events[path] = {"image": str(path), "status": "failed", "error": _named(path, exc)}
+    return [events[p] for p in paths]
+
+
+def _read_or_error(path: Path) -> np.ndarray | Exception:
     try:
-        fp = fingerprint(path, settings)
-        with image_lock(output, stem) as locked:
-            if not locked:
-                return {**event, "status": "skipped", "reason": "another kernelgan process is working on it"}
-            done = _finished(output, stem, outputs, fp)
-            if done is not None and not force:
-                if done == "same":
-                    return {**event, "status": "skipped", "reason": "outputs exist with the same input and settings"}
-                return {**event, "status": "failed",
-                        "error": f"{path}: {record_path(output, stem)} was made from {done}; use --force to replace it"}
-            return {**event, **_estimate_and_write(path, output, stem, scale, estimator, config, seed, device, on_step,
-                                                  sr_backend, real, outputs, fp)}
+        return read_image(path)
     except (KernelganError, OSError) as exc:
-        return {**event, "status": "failed", "error": _named(path, exc)}
+        return exc
 
 
 def _finished(output: Path, stem: str, outputs: list[Path], fp: dict[str, str]) -> str | None:
@@ -89,18 +131,14 @@ def _finished(output: Path, stem: str, outputs: list[Path], fp: dict[str, str]) 
     return "other settings"
 
 
-def _estimate_and_write(path: Path, output: Path, stem: str, scale: int, estimator: str, config: EstimatorConfig,
-                        seed: int, device: str, on_step: StepFn | None, sr_backend: str, real: bool,
-                        outputs: list[Path], fp: dict[str, str]) -> dict:
-    img = read_image(path)
-    start = time.perf_counter()
-    result = estimate_kernel(img, scale=scale, config=config, seed=seed, device=device, progress=on_step)
-    seconds = time.perf_counter() - start
+def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, seconds: float, output: Path, stem: str,
+                    scale: int, estimator: str, config: EstimatorConfig, seed: int, device: str, sr_backend: str,
+                    real: bool, outputs: list[Path], fp: dict[str, str], batch: int) -> dict:
     kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
     record = {
         "version": __version__, "image": str(path), "size": [img.shape[1], img.shape[0]], "scale": scale,
         "estimator": estimator, "seed": seed, "seed_used": result.seed, "attempts": result.attempts, "device": device,
-        "torch": torch.__version__, "python": platform.python_version(), "seconds": round(seconds, 3),
+        "batch": batch, "torch": torch.__version__, "python": platform.python_version(), "seconds": round(seconds, 3),
         "settings": config.to_dict(), "final_losses": result.losses, "quality": result.quality, "fingerprint": fp,
         "kernels": {f"x{s}": [p.name for p in kernel_paths(output, stem, s)] for s in kernels},
     }
@@ -109,7 +147,7 @@ def _estimate_and_write(path: Path, output: Path, stem: str, scale: int, estimat
                                 options={"seed": seed, "device": device, **({"real": True} if real else {})},
                                 kernel=result.kernel_x2, stems={path: stem})
         if sr_event["status"] == "failed":
-            return {"status": "failed", "error": sr_event["error"]}
+            raise KernelganError(sr_event["error"])
     write_estimate(output, stem, kernels, record)
     shape = kernel_shape(result.kernel_x2)
     return {"seconds": round(seconds, 3), "seed_used": result.seed, "retries": len(result.attempts) - 1,

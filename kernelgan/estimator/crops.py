@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 from scipy import ndimage
 
 STRIP_ROWS = 512
@@ -66,11 +67,44 @@ class CropSampler:
         lefts = np.minimum(idx % wc * self.cell + offsets[:, 1], w - size)
         return np.stack([tops, lefts], axis=1)
 
+    def plan(self, rng: np.random.Generator, n: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Crop corners for ``steps`` steps of ``n`` G crops and ``n`` D crops, drawn in the order ``sample``
+        draws them: two steps x n x 2 int64 arrays of (top, left)."""
+        g = np.empty((steps, n, 2), dtype=np.int64)
+        d = np.empty((steps, n, 2), dtype=np.int64)
+        for step in range(steps):
+            g[step] = self._positions(rng, self._g_cdf, self.g_size, n)
+            d[step] = self._positions(rng, self._d_cdf, self.d_size, n)
+        return g, d
+
+    def crops(self, g_corners: np.ndarray, d_corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The crops at ``g_corners`` and ``d_corners`` (n x 2 each): n x 3 x g x g and n x 3 x d x d float32."""
+        g = [self._crop(top, left, self.g_size) for top, left in g_corners]
+        d = [self._crop(top, left, self.d_size) for top, left in d_corners]
+        return np.stack(g), np.stack(d)
+
     def sample(self, rng: np.random.Generator, n: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """``n`` G crops (n x 3 x g x g) and ``n`` D crops (n x 3 x d x d), float32, channels first."""
-        g = [self._crop(top, left, self.g_size) for top, left in self._positions(rng, self._g_cdf, self.g_size, n)]
-        d = [self._crop(top, left, self.d_size) for top, left in self._positions(rng, self._d_cdf, self.d_size, n)]
-        return np.stack(g), np.stack(d)
+        g, d = self.plan(rng, n, 1)
+        return self.crops(g[0], d[0])
 
     def _crop(self, top: int, left: int, size: int) -> np.ndarray:
         return self.image[top:top + size, left:left + size].transpose(2, 0, 1)
+
+
+class NoiseStream:
+    """D's input noise for one run: standard normal tensors of ``shape`` per step from the run's own generator,
+    drawn ``chunk`` steps at a time (so the single-run and the batched trainer see the same values)."""
+
+    def __init__(self, seed: int, shape: tuple[int, ...], device: torch.device, chunk: int = 64):
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.shape, self.device, self.chunk = shape, device, chunk
+        self._buffer = torch.empty(0)
+        self._next = 0
+
+    def next(self) -> torch.Tensor:
+        if self._next == len(self._buffer):
+            self._buffer = torch.randn((self.chunk, *self.shape), generator=self.generator, device=self.device)
+            self._next = 0
+        self._next += 1
+        return self._buffer[self._next - 1]

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import EstimationError, InputError
+from ..errors import EstimationError, InputError, KernelganError
 from ..kernels import analytic_x4, centre_kernel, clean_kernel, fit_size, normalise, trim_rim
 from ..rng import seeded, torch_threads
 from . import losses
+from .batched import train_kernels
 from .config import EstimatorConfig
-from .crops import CropSampler
+from .crops import CropSampler, NoiseStream
 from .networks import Discriminator, Generator
 from .prior import predict_views, view_size_spread
 from .registry import DEFAULT, get_estimator
@@ -117,6 +118,8 @@ def _train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device:
     target = early_prior_kernel(image, config, device)[0] if target is None else target
     k_prior = torch.as_tensor(target, dtype=torch.float32, device=device)
     n, d = config.crops_per_step, config.d_crop
+    g_corners, d_corners = sampler.plan(rng, n, config.iters)
+    noise = NoiseStream(seed, (2, n, 3, d, d), device)
     tail_start = int(config.iters * 0.9)
     tail: dict[str, list[float]] = {"g_adversarial": [], "d": [], "d_real": [], "d_fake": [], "sum_to_one": []}
 
@@ -124,7 +127,7 @@ def _train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device:
         for opt in (opt_g, opt_d):
             for group in opt.param_groups:
                 group["lr"] = config.lr * schedule.lr_factor(step)
-        g_np, d_np = sampler.sample(rng, n)  # in [0, 1]; the networks see [-1, 1] as in the paper's code
+        g_np, d_np = sampler.crops(g_corners[step], d_corners[step])  # in [0, 1]; the networks see [-1, 1] as in the paper's code
         g_np, d_np = g_np * 2 - 1, d_np * 2 - 1
         g_in = torch.from_numpy(g_np).to(device).reshape(3 * n, 1, config.g_crop, config.g_crop)
         d_real_in = torch.from_numpy(d_np).to(device)
@@ -151,9 +154,9 @@ def _train_kernel(image: np.ndarray, config: EstimatorConfig, seed: int, device:
         # D step: tell image crops from G's (updated) outputs, both with a little noise
         with torch.no_grad():
             fake = G(g_in).reshape(n, 3, d, d)
-        noise = config.d_input_noise
-        d_real = D(d_real_in + noise * torch.randn_like(d_real_in), d_weights)
-        d_fake = D(fake + noise * torch.randn_like(fake), d_weights)
+        noise_real, noise_fake = config.d_input_noise * noise.next()
+        d_real = D(d_real_in + noise_real, d_weights)
+        d_fake = D(fake + noise_fake, d_weights)
         loss_d = 0.5 * (losses.adversarial(d_real, real=True) + losses.adversarial(d_fake, real=False))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -207,33 +210,78 @@ def estimate_kernel(image: np.ndarray, scale: int = 2, config: EstimatorConfig |
     (NaN, collapse) is retried with another seed, up to ``config.max_retries`` times; if all fail, the error
     is raised rather than a broken kernel returned.
     """
-    if scale not in (2, 4):
-        raise InputError(f"scale must be 2 or 4, got {scale}")
-    config = config or get_estimator(DEFAULT).config
+    result = estimate_kernels([image], scale, config, seed, device, progress)[0]
+    if isinstance(result, KernelganError):
+        raise result
+    return result
+
+
+def _as_rgb(image: np.ndarray, config: EstimatorConfig) -> np.ndarray:
     image = np.asarray(image, dtype=np.float32)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     h, w = image.shape[:2]
     if min(h, w) < config.g_crop:
         raise InputError(f"image is {w}x{h}; the estimator needs at least {config.g_crop} pixels a side")
+    return image
+
+
+def estimate_kernels(images: list[np.ndarray], scale: int = 2, config: EstimatorConfig | None = None, seed: int = 0,
+                     device: str = "auto", progress: ProgressFn | None = None) -> list[EstimateResult | KernelganError]:
+    """``estimate_kernel`` for several images at once: their GAN runs (and retries) are trained together by the
+    batched trainer (``batched.train_kernels``; one image uses the single-run trainer). An image that cannot be
+    estimated gets its error in its place; the others go on. ``seconds`` is each image's share of the time."""
+    if scale not in (2, 4):
+        raise InputError(f"scale must be 2 or 4, got {scale}")
+    config = config or get_estimator(DEFAULT).config
     dev = resolve_device(device)
     start = time.perf_counter()
-    attempts: list[dict] = []
-    with torch_threads(1):
-        target, prior_quality = early_prior_kernel(image, config, dev)
+    results: list[EstimateResult | KernelganError | None] = [None] * len(images)
+    prepared: dict[int, tuple[np.ndarray, np.ndarray, dict[str, float]]] = {}  # index -> image, target, quality
+    batched = config.iters > 0 and len(images) > 1 and dev.type == "cpu"  # the batched trainer's ops are large
+    with torch_threads(torch.get_num_threads() if batched else 1):
+        for i, image in enumerate(images):
+            try:
+                rgb = _as_rgb(image, config)
+                prepared[i] = (rgb, *early_prior_kernel(rgb, config, dev))
+            except KernelganError as exc:
+                results[i] = exc
+        raws: dict[int, np.ndarray] = {}
+        tails: dict[int, dict[str, float]] = {}
+        attempts: dict[int, list[dict]] = {i: [] for i in prepared}
+        pending = list(prepared) if config.iters > 0 else []
+        for attempt in range(config.max_retries + 1):
+            if not pending:
+                break
+            seeds = [seed + attempt] * len(pending)
+            if len(pending) == 1:
+                i = pending[0]
+                raw, tail = train_kernel(prepared[i][0], config, seeds[0], dev, progress, target=prepared[i][1])
+                trained = [raw], [tail]
+            else:
+                trained = train_kernels([prepared[i][0] for i in pending], seeds, config, dev,
+                                        [prepared[i][1] for i in pending], progress)
+            still = []
+            for i, raw, tail in zip(pending, *trained, strict=True):
+                reason = rejection_reason(raw)
+                attempts[i].append({"seed": seed + attempt, "rejected": reason})
+                raws[i], tails[i] = raw, tail
+                if reason is not None:
+                    still.append(i)
+            pending = still
+    share = (time.perf_counter() - start) / max(len(images), 1)
+    for i, (_, target, prior_quality) in prepared.items():
         if config.iters == 0:  # no GAN: the early prior's kernel is the estimate
             k2, k4 = finish_kernel(target, config, scale)
-            return EstimateResult(k2, k4, target, seed, [{"seed": seed, "rejected": None}],
-                                  time.perf_counter() - start, quality=prior_quality)
-        for attempt in range(config.max_retries + 1):
-            run_seed = seed + attempt
-            raw, tail = train_kernel(image, config, run_seed, dev, progress, target=target)
-            reason = rejection_reason(raw)
-            attempts.append({"seed": run_seed, "rejected": reason})
-            if reason is None:
-                break
+            results[i] = EstimateResult(k2, k4, target, seed, [{"seed": seed, "rejected": None}], share,
+                                        quality=prior_quality)
+        elif i in pending:
+            reason = attempts[i][-1]["rejected"]
+            results[i] = EstimationError(f"estimation failed after {len(attempts[i])} runs: {reason}")
         else:
-            raise EstimationError(f"estimation failed after {len(attempts)} runs: {attempts[-1]['rejected']}")
-    k2, k4 = finish_kernel(raw, config, scale)
-    quality = {"d_fooled": tail["d_fake"], "d_real": tail["d_real"], "sum_error": tail["sum_to_one"], **prior_quality}
-    return EstimateResult(k2, k4, raw, run_seed, attempts, time.perf_counter() - start, tail, quality)
+            tail = tails[i]
+            k2, k4 = finish_kernel(raws[i], config, scale)
+            quality = {"d_fooled": tail["d_fake"], "d_real": tail["d_real"], "sum_error": tail["sum_to_one"],
+                       **prior_quality}
+            results[i] = EstimateResult(k2, k4, raws[i], attempts[i][-1]["seed"], attempts[i], share, tail, quality)
+    return [r for r in results if r is not None]

@@ -9,8 +9,8 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
+from kernelgan.device import resolve_device
 from kernelgan.estimator.registry import DEFAULT, available_estimators, get_estimator
-from kernelgan.estimator.train import resolve_device
 from kernelgan.jobs import estimate_file, estimate_files
 from kernelgan.outputs import check_writable, output_stems
 from kernelgan.sr import get_backend

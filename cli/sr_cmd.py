@@ -9,6 +9,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
+from kernelgan.device import resolve_device
 from kernelgan.errors import KernelganError
 from kernelgan.io import load_kernel
 from kernelgan.jobs import upscale_file
@@ -34,6 +35,7 @@ def sr(
     noise: Optional[float] = typer.Option(None, "--noise", min=0, max=50, help="srmd: the LR image's noise level, 0-50 on the 8-bit scale (default 0)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="srmd: weights from `kernelgan train-srmd` instead of the shipped ones."),
     opt: list[str] = typer.Option([], "--opt", help="Any option of the backend as KEY=VALUE (repeatable; e.g. zssr: --opt crop=128 --opt max_iters=3000)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (the backend's network and training run there)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing results."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run each image as a task on a Dask cluster: 'local' (a LocalCluster on this machine) or a scheduler address (tcp://host:8786). Needs kernelgan[dask]."),
@@ -56,6 +58,7 @@ def sr(
     given: dict[str, Any] = {"max_iters": iters, "noise": noise, "weights": weights, "real": True if real else None}
     options = {**{k: v for k, v in given.items() if v is not None}, **parse_opts(opt)}
     check_options(chosen, options)  # unknown or mistyped options: one error before any work
+    options["device"] = str(resolve_device(device))
     paths = expand_images(images)
     if not paths:
         fail("no input images found")

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 import typer
 
-from kernelgan.estimator.train import resolve_device
+from kernelgan.device import resolve_device
 from kernelgan.sr.kernel_pca import GRID
 from kernelgan.sr.srmd_train import TrainSettings, checkpoint_path, crop_span, load_photos, train_srmd
 from kernelgan.synth import check_scale

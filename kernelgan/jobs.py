@@ -87,27 +87,41 @@ def estimate_files(paths: list[Path], on_step: StepFn | None = None, *, output: 
                     todo.append((path, stem, outputs, fp))
             except (KernelganError, OSError) as exc:
                 events[path] = {**event, "status": "failed", "error": _named(path, exc)}
-        images: dict[Path, np.ndarray] = {}
-        with ThreadPoolExecutor(READERS) as readers:  # decoding overlaps: Pillow and zlib release the GIL
-            for (path, *_), image in zip(todo, readers.map(_read_or_error, [t[0] for t in todo]), strict=True):
-                if isinstance(image, Exception):
-                    events[path] = {"image": str(path), "status": "failed", "error": _named(path, image)}
-                else:
-                    images[path] = image
-        todo = [t for t in todo if t[0] in images]
-        start = time.perf_counter()
-        results = estimate_kernels([images[t[0]] for t in todo], scale, config, seed, device, on_step)
-        share = (time.perf_counter() - start) / max(len(todo), 1)
-        for (path, stem, outputs, fp), result in zip(todo, results, strict=True):
-            try:
-                if isinstance(result, Exception):
-                    raise result
-                written = _write_estimate(path, images[path], result, share, output, stem, scale, estimator, config,
-                                          seed, device, sr_backend, real, outputs, fp, len(todo))
-                events[path] = {"image": str(path), "status": "ok", **written}
-            except (KernelganError, OSError) as exc:
-                events[path] = {"image": str(path), "status": "failed", "error": _named(path, exc)}
+        with ThreadPoolExecutor(READERS) as readers:  # decoding overlaps estimation: Pillow and zlib release the GIL
+            decoded = zip(todo, readers.map(_read_or_error, [t[0] for t in todo]), strict=True)
+            if config.iters == 0:  # no GAN: each image on its own as soon as it is read (nothing to batch)
+                for item in decoded:
+                    _estimate_and_write([item], events, output, scale, estimator, config, seed, device, on_step,
+                                        sr_backend, real)
+            else:
+                _estimate_and_write(list(decoded), events, output, scale, estimator, config, seed, device, on_step,
+                                    sr_backend, real)
     return [events[p] for p in paths]
+
+
+def _estimate_and_write(items: list[tuple[tuple[Path, str, list[Path], dict[str, str]], np.ndarray | Exception]],
+                        events: dict[Path, Event], output: Path, scale: int, estimator: str, config: EstimatorConfig,
+                        seed: int, device: str, on_step: StepFn | None, sr_backend: str, real: bool) -> None:
+    """Estimate the read images of ``items`` ((path, stem, outputs, fingerprint), image or read error) together
+    and write each one's outputs; each path's event goes into ``events``."""
+    todo = []
+    for (path, stem, outputs, fp), image in items:
+        if isinstance(image, Exception):
+            events[path] = {"image": str(path), "status": "failed", "error": _named(path, image)}
+        else:
+            todo.append((path, stem, outputs, fp, image))
+    start = time.perf_counter()
+    results = estimate_kernels([t[-1] for t in todo], scale, config, seed, device, on_step)
+    share = (time.perf_counter() - start) / max(len(todo), 1)
+    for (path, stem, outputs, fp, image), result in zip(todo, results, strict=True):
+        try:
+            if isinstance(result, Exception):
+                raise result
+            written = _write_estimate(path, image, result, share, output, stem, scale, estimator, config, seed, device,
+                                      sr_backend, real, outputs, fp, len(todo))
+            events[path] = {"image": str(path), "status": "ok", **written}
+        except (KernelganError, OSError) as exc:
+            events[path] = {"image": str(path), "status": "failed", "error": _named(path, exc)}
 
 
 def _read_or_error(path: Path) -> np.ndarray | Exception:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..device import resolve_device
 from ..errors import EstimationError, InputError, KernelganError
 from ..kernels import analytic_x4, centre_kernel, clean_kernel, fit_size, normalise, trim_rim
 from ..rng import seeded, torch_threads
@@ -67,16 +68,6 @@ class Schedule:
             self.lambda_bicubic = max(self.lambda_bicubic / c.bicubic_decay_factor, c.lambda_bicubic_min)
         if self.lambda_bicubic < c.constraints_on_below:
             self.lambda_sparse, self.lambda_centre = c.lambda_sparse_end, c.lambda_centre_end
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available")
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"unknown device {device!r} (use auto, cpu or cuda)")
-    return torch.device(device)
 
 
 def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,

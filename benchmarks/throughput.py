@@ -40,7 +40,7 @@ def run_mode(files: Path, out: Path, mode: str, args: argparse.Namespace) -> flo
     return time.perf_counter() - start
 
 
-def accuracy(out: Path, data: Path, ids: list[int]) -> tuple[float, float]:
+def accuracy(out: Path, data: Path, ids: list[int]) -> tuple[float, float | None]:
     """Mean kernel PSNR against gt_k_x2 and the correlation of log kernel sizes, over the distinct images."""
     scores, est_sizes, true_sizes = [], [], []
     for i in ids:
@@ -73,17 +73,17 @@ def main() -> None:
             for c in range(args.copies):
                 (files / f"im_{i}_c{c}.png").symlink_to((args.data / "lr_x2" / f"im_{i}.png").resolve())
         n = len(ids) * args.copies
-        rows = []
-        for mode in args.modes.split(","):
+        print(f"{n} files (DIV2KRK im_1..im_{args.limit}" + (f", each {args.copies}x" if args.copies > 1 else "")
+              + f"), estimator {args.estimator}, device {args.device}, median of {args.repeats}; ratio vs the first mode")
+        print(f"{'mode':<8} {'seconds':>8} {'images/s':>9} {'ratio':>7} {'kPSNR':>7} {'size corr':>10}", flush=True)
+        base = None
+        for mode in args.modes.split(","):  # each row as soon as it is measured
             out = Path(tmp) / mode
             seconds = statistics.median(run_mode(files, out, mode, args) for _ in range(args.repeats))
-            rows.append((mode, seconds, *accuracy(out, args.data, ids)))
-    base = rows[0][1]
-    print(f"{n} files (DIV2KRK im_1..im_{args.limit}" + (f", each {args.copies}x" if args.copies > 1 else "")
-          + f"), estimator {args.estimator}, device {args.device}, median of {args.repeats}")
-    print(f"{'mode':<8} {'seconds':>8} {'images/s':>9} {'vs ' + rows[0][0]:>10} {'kPSNR':>7} {'size corr':>10}")
-    for mode, seconds, kpsnr, corr in rows:
-        print(f"{mode:<8} {seconds:8.1f} {n / seconds:9.2f} {base / seconds:9.2f}x {kpsnr:7.2f} {corr:10.2f}")
+            base = base or seconds
+            kpsnr, corr = accuracy(out, args.data, ids)
+            shown = "-" if corr is None else f"{corr:.2f}"
+            print(f"{mode:<8} {seconds:8.1f} {n / seconds:9.2f} {base / seconds:6.2f}x {kpsnr:7.2f} {shown:>10}", flush=True)
 
 
 if __name__ == "__main__":

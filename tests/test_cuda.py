@@ -30,7 +30,7 @@ def test_prior_on_cuda_matches_cpu():
     image = natural_image(200, 260, seed=4)
     cpu = estimate_kernel(image, device="cpu").kernel_x2
     gpu = estimate_kernel(image, device="cuda").kernel_x2
-    assert relative_error(cpu, gpu) < 1e-4
+    assert relative_error(cpu, gpu) < 1e-3  # cuDNN convolutions in TF32 (measured on an H200: 1.0e-4)
 
 
 def test_single_run_on_cuda_matches_cpu_then_trains():
@@ -44,14 +44,17 @@ def test_single_run_on_cuda_matches_cpu_then_trains():
     assert np.isclose(full.kernel_x2.sum(), 1) and full.attempts[-1]["rejected"] is None
 
 
-def test_batched_runs_on_cuda_match_single_runs_on_cuda():
+def test_batched_runs_on_cuda_match_single_runs_on_cuda(monkeypatch):
+    """One step (training amplifies rounding, see test_batched), TF32 off: the grouped and the plain
+    convolution round differently in TF32."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     images = [natural_image(96, 128, seed=s) for s in (1, 2, 3)]
-    config = EstimatorConfig(iters=2)
+    config = EstimatorConfig(iters=1)
     targets = [early_prior_kernel(im, config)[0] for im in images]
     kernels, _ = train_kernels(images, [0, 1, 2], config, CUDA, targets)
     for image, seed, target, kernel in zip(images, [0, 1, 2], targets, kernels, strict=True):
         single, _ = train_kernel(image, config, seed, CUDA, target=target)
-        assert relative_error(single, kernel) < 1e-3
+        assert relative_error(single, kernel) < 1e-4
 
 
 def test_estimate_batch_cli_on_cuda(tmp_path):

@@ -255,3 +255,17 @@ def test_estimation_leaves_torch_global_rng_alone(textured):
     torch.manual_seed(123)
     estimate_kernel(textured, config=EstimatorConfig(iters=30), seed=5, device="cpu")
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_view_spectra_are_the_spectra_of_the_rotated_and_flipped_image(textured):
+    """The 8 views come from one FFT pass per tile grid: each must equal the spectrum of the rotated/flipped
+    picture computed directly (a size whose tile grids differ at each corner, and one large enough to thin tiles)."""
+    from kernelgan.estimator.spectrum import log_spectrum, view_spectra
+
+    for image in (textured[:90, :125], np.tile(textured, (26, 20, 1))[:2450, :2430]):
+        views = view_spectra(image, 8)
+        for t in range(8):
+            turned = np.rot90(image, t % 4)
+            turned = turned[:, ::-1] if t >= 4 else turned
+            np.testing.assert_allclose(views[t], log_spectrum(np.ascontiguousarray(turned)), atol=1e-5)
+        assert np.abs(views[0] - views[1]).max() > 1e-3  # the views do differ

@@ -6,7 +6,8 @@ windowed tiles (Welch's method) keeps the kernel's imprint and the photo's overa
 the learned prior (``prior``) tells apart.
 
 The spectrum of a rotated or flipped photo is the same rotation/flip of its spectrum (with k -> -k for a
-flip, the Hann window being symmetric), so the 8 views the prior averages over cost one FFT pass.
+flip, the Hann window being symmetric), so the 8 views the prior averages over cost one FFT pass per tile grid
+(each view's grid starts at one of the photo's four corners).
 """
 
 from __future__ import annotations
@@ -37,19 +38,29 @@ def _window(device: torch.device) -> torch.Tensor:
     return torch.outer(w, w)
 
 
-def mean_power(image: np.ndarray, stride: int = TILE // 2, device: torch.device | str = "cpu") -> torch.Tensor:
+def tile_stride(h: int, w: int, stride: int = TILE // 2) -> int:
+    """The tile step for an h x w picture: ``stride``, doubled until at most MAX_TILES tiles fit."""
+    if min(h, w) < TILE:
+        raise ValueError(f"image is {w}x{h}; the spectrum needs at least {TILE} pixels a side")
+    while ((h - TILE) // stride + 1) * ((w - TILE) // stride + 1) > MAX_TILES:
+        stride *= 2
+    return stride
+
+
+def mean_power(image: np.ndarray, stride: int = TILE // 2, device: torch.device | str = "cpu",
+               from_bottom: bool = False, from_right: bool = False) -> torch.Tensor:
     """TILE x TILE float64 tensor on ``device``: mean power spectrum of the Hann-windowed TILE x TILE tiles of the
-    luma (each tile's mean removed), tiles every ``stride`` pixels from the top-left corner, DC at the centre.
+    luma (each tile's mean removed), DC at the centre. Tiles every ``tile_stride`` pixels, the grid starting at
+    the top-left corner (or flush with the bottom / right edge).
 
     ``image`` is HxW or HxWx3 in [0, 1], at least TILE pixels a side.
     """
     y = gray(image)
     h, w = y.shape
-    if min(h, w) < TILE:
-        raise ValueError(f"image is {w}x{h}; the spectrum needs at least {TILE} pixels a side")
-    while ((h - TILE) // stride + 1) * ((w - TILE) // stride + 1) > MAX_TILES:
-        stride *= 2
-    tiles = sliding_window_view(y, (TILE, TILE))[::stride, ::stride].reshape(-1, TILE, TILE)
+    stride = tile_stride(h, w, stride)
+    top = (h - TILE) % stride if from_bottom else 0
+    left = (w - TILE) % stride if from_right else 0
+    tiles = sliding_window_view(y[top:, left:], (TILE, TILE))[::stride, ::stride].reshape(-1, TILE, TILE)
     window = _window(torch.device(device))
     half = torch.zeros(TILE, TILE // 2 + 1, dtype=torch.float64, device=device)
     for start in range(0, len(tiles), CHUNK):
@@ -88,7 +99,23 @@ def log_spectrum(image: np.ndarray, stride: int = TILE // 2) -> np.ndarray:
     return log_pooled(mean_power(image, stride))
 
 
+def _grid_corner(t: int) -> tuple[bool, bool]:
+    """Which corner of the image the t-th rotation/flip's top-left corner is: (bottom?, right?)."""
+    corners = np.rot90(np.array([[0, 1], [2, 3]]), t % 4)
+    corner = int((corners[:, ::-1] if t >= 4 else corners)[0, 0])
+    return corner >= 2, corner % 2 == 1
+
+
 def view_spectra(image: np.ndarray, views: int, device: torch.device | str = "cpu") -> np.ndarray:
-    """``log_spectrum`` of each of the first ``views`` rotations/flips of ``image``: views x BINS x BINS float32."""
-    power = mean_power(image, device=device)
-    return np.stack([log_pooled(view_power(power, t)) for t in range(views)])
+    """``log_spectrum`` of each of the first ``views`` rotations/flips of ``image``: views x BINS x BINS float32.
+
+    A view's tile grid starts at its own top-left corner, i.e. at one of the image's four corners; the (at most
+    four) grids' spectra are computed once each and rotated/flipped in the frequency domain."""
+    powers: dict[tuple[bool, bool], torch.Tensor] = {}
+    spectra = []
+    for t in range(views):
+        corner = _grid_corner(t)
+        if corner not in powers:
+            powers[corner] = mean_power(image, device=device, from_bottom=corner[0], from_right=corner[1])
+        spectra.append(log_pooled(view_power(powers[corner], t)))
+    return np.stack(spectra)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import platform
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -110,14 +109,12 @@ def _estimate_and_write(items: list[tuple[tuple[Path, str, list[Path], dict[str,
             events[path] = {"image": str(path), "status": "failed", "error": _named(path, image)}
         else:
             todo.append((path, stem, outputs, fp, image))
-    start = time.perf_counter()
     results = estimate_kernels([t[-1] for t in todo], scale, config, seed, device, on_step)
-    share = (time.perf_counter() - start) / max(len(todo), 1)
     for (path, stem, outputs, fp, image), result in zip(todo, results, strict=True):
         try:
             if isinstance(result, Exception):
                 raise result
-            written = _write_estimate(path, image, result, share, output, stem, scale, estimator, config, seed, device,
+            written = _write_estimate(path, image, result, output, stem, scale, estimator, config, seed, device,
                                       sr_backend, real, outputs, fp, len(todo))
             events[path] = {"image": str(path), "status": "ok", **written}
         except (KernelganError, OSError) as exc:
@@ -145,9 +142,10 @@ def _finished(output: Path, stem: str, outputs: list[Path], fp: dict[str, str]) 
     return "other settings"
 
 
-def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, seconds: float, output: Path, stem: str,
+def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output: Path, stem: str,
                     scale: int, estimator: str, config: EstimatorConfig, seed: int, device: str, sr_backend: str,
                     real: bool, outputs: list[Path], fp: dict[str, str], batch: int) -> dict:
+    seconds = result.seconds  # this image's share of the time its batch took
     kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
     record = {
         "version": __version__, "image": str(path), "size": [img.shape[1], img.shape[0]], "scale": scale,

@@ -22,6 +22,7 @@ from . import losses
 from .config import EstimatorConfig
 from .crops import CropSampler, NoiseStream
 from .networks import Discriminator, Generator
+from .schedule import BatchedSchedule, lr_factor
 
 ProgressFn = Callable[[int, int], None]
 BN_EPS = 1e-5  # F.batch_norm's default, as the single-run D uses
@@ -104,33 +105,6 @@ class BatchedDiscriminator(torch.nn.Module):
         return score.reshape(r, n, oh, ow, 1).permute(0, 1, 4, 2, 3)
 
 
-class BatchedSchedule:
-    """``train.Schedule`` for R runs, its loss-dependent state as device tensors (no host read-back per step)."""
-
-    def __init__(self, config: EstimatorConfig, runs: int, device: torch.device):
-        self.config = config
-        self.lambda_bicubic = torch.full((runs,), config.lambda_bicubic, dtype=torch.float64, device=device)
-        self.lambda_sparse = torch.zeros(runs, dtype=torch.float64, device=device)
-        self.lambda_centre = torch.zeros(runs, dtype=torch.float64, device=device)
-        self._below = torch.zeros(runs, dtype=torch.int64, device=device)
-        self._decaying = torch.zeros(runs, dtype=torch.bool, device=device)
-
-    def lr_factor(self, step: int) -> float:
-        return self.config.lr_gamma ** (step // self.config.lr_step)
-
-    def update(self, step: int, bicubic_loss: torch.Tensor) -> None:
-        c = self.config
-        was_decaying = self._decaying.clone()
-        self._below = torch.where(bicubic_loss < c.bicubic_start_decay_below, self._below + 1, 0)
-        self._decaying = was_decaying | (self._below >= c.bicubic_start_decay_after)
-        if step % c.bicubic_decay_every == 0:
-            decayed = torch.clamp(self.lambda_bicubic / c.bicubic_decay_factor, min=c.lambda_bicubic_min)
-            self.lambda_bicubic = torch.where(was_decaying, decayed, self.lambda_bicubic)
-        on = self.lambda_bicubic < c.constraints_on_below
-        self.lambda_sparse = torch.where(on, c.lambda_sparse_end, self.lambda_sparse)
-        self.lambda_centre = torch.where(on, c.lambda_centre_end, self.lambda_centre)
-
-
 def _gather_crops(images: torch.Tensor, widths: torch.Tensor, corners: torch.Tensor, size: int) -> torch.Tensor:
     """Crops of ``size`` at ``corners`` (R x n x 2, top/left) from ``images`` (R x 3 x H·W, each run's image
     stored row-major with its own width ``widths`` R): R x n x 3 x size x size."""
@@ -183,7 +157,7 @@ def train_kernels(images: list[np.ndarray], seeds: list[int], config: EstimatorC
     for step in range(config.iters):
         for opt in (opt_g, opt_d):
             for group in opt.param_groups:
-                group["lr"] = config.lr * schedule.lr_factor(step)
+                group["lr"] = config.lr * lr_factor(config, step)
         g_in = _gather_crops(flat, widths, g_corners[step], g).reshape(runs, 3 * n, 1, g, g)
         d_real_in = _gather_crops(flat, widths, d_corners[step], d)
         prior_out = G.downscale(g_in, k_prior)

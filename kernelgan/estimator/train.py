@@ -24,6 +24,7 @@ from .crops import CropSampler, NoiseStream
 from .networks import Discriminator, Generator
 from .prior import predict_views, view_size_spread
 from .registry import DEFAULT, get_estimator
+from .schedule import Schedule
 
 ProgressFn = Callable[[int, int], None]
 
@@ -40,34 +41,6 @@ class EstimateResult:
     seconds: float = 0.0
     losses: dict[str, float] = field(default_factory=dict)  # means over the last 10% of steps
     quality: dict[str, float] = field(default_factory=dict)
-
-
-class Schedule:
-    """The paper's schedule, in absolute steps (a shorter run is the paper's run cut short): lr ÷10 every
-    ``lr_step`` steps; once the bicubic loss stays under its threshold for 3 steps, its weight drops 100x every
-    ``bicubic_decay_every`` steps; the sparsity and centre terms switch on when that weight falls under
-    ``constraints_on_below``."""
-
-    def __init__(self, config: EstimatorConfig):
-        self.config = config
-        self.lambda_bicubic = config.lambda_bicubic
-        self.lambda_sparse = 0.0
-        self.lambda_centre = 0.0
-        self._below = 0
-        self._decaying = False
-
-    def lr_factor(self, step: int) -> float:
-        return self.config.lr_gamma ** (step // self.config.lr_step)
-
-    def update(self, step: int, bicubic_loss: float) -> None:
-        c = self.config
-        if not self._decaying:
-            self._below = self._below + 1 if bicubic_loss < c.bicubic_start_decay_below else 0
-            self._decaying = self._below >= c.bicubic_start_decay_after
-        elif step % c.bicubic_decay_every == 0:
-            self.lambda_bicubic = max(self.lambda_bicubic / c.bicubic_decay_factor, c.lambda_bicubic_min)
-        if self.lambda_bicubic < c.constraints_on_below:
-            self.lambda_sparse, self.lambda_centre = c.lambda_sparse_end, c.lambda_centre_end
 
 
 def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,

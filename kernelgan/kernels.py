@@ -49,21 +49,23 @@ def fit_size(k: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def centre_kernel(k: np.ndarray, scale: int) -> np.ndarray:
+def centre_kernel(k: np.ndarray, scale: int, keep_negative: bool = False) -> np.ndarray:
     """Shift ``k`` (sub-pixel, cubic spline) so its centre of mass is at the convention for ``scale``.
 
-    The kernel keeps its (odd) size; mass pushed past the rim is dropped, negatives clipped, the result
+    The kernel keeps its (odd) size; mass pushed past the rim is dropped, negatives clipped (unless
+    ``keep_negative``: a kernel with negative lobes, such as the bicubic one, keeps them), the result
     renormalised. A global shift cannot be identified from one image, so every estimate is centred this way.
     """
-    k = make_odd(np.clip(np.asarray(k, dtype=np.float64), 0, None))
+    k = np.asarray(k, dtype=np.float64)
+    k = make_odd(k if keep_negative else np.clip(k, 0, None))
     size = k.shape[0]
     if k.shape[0] != k.shape[1]:
         k = fit_size(k, max(k.shape))
         size = k.shape[0]
     shift = wanted_centre(size, scale) - centre_of_mass(k)
     pad = int(np.ceil(np.abs(shift).max())) + 1
-    big = ndimage.shift(np.pad(k, pad), shift, order=3, mode="constant")
-    return normalise(np.clip(fit_size(big, size), 0, None))
+    big = fit_size(ndimage.shift(np.pad(k, pad), shift, order=3, mode="constant"), size)
+    return normalise(big if keep_negative else np.clip(big, 0, None))
 
 
 def clean_kernel(k: np.ndarray, n: int = 40) -> np.ndarray:

@@ -1,14 +1,17 @@
 """Backend ``zssr``: Zero-Shot Super-Resolution (Shocher, Cohen & Irani, CVPR 2018) in PyTorch.
 
-A small residual CNN is trained on the input image alone: crops of the input ("HR fathers") are blurred with
-the given kernel and subsampled to "LR sons"; the network learns to restore fathers from bicubic upscales of
-their sons, then is applied to the bicubic upscale of the whole input. Published settings in ``ZSSRConfig``.
+A small residual CNN is trained on the input photo alone: crops of it ("HR fathers", augmented as published,
+``fathers.py``) are blurred with the given kernel and subsampled to "LR sons"; the network learns to restore
+fathers from bicubic upscales of their sons, then is applied to the bicubic upscale of the whole photo (a
+self-ensemble over the photo's allowed rotations/flips, median, back-projection). Everything per step runs in
+torch on the model's device (``resample.py``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -17,24 +20,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..kernels import analytic_x4, centre_kernel
-from ..resize import blur_downsample, imresize
 from ..rng import seeded
-from .augment import dihedral
 from .base import check_request, register
-from .tiling import run_tiled, to_tensor
+from .fathers import Augmentation, FatherSampler, dihedral, kernel_symmetries, undo_dihedral
+from .resample import bicubic_upscale, blur_downsample
+from .tiling import tiled, to_image, to_tensor
 
 ProgressFn = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class ZSSRConfig:
-    """ZSSR hyper-parameters; defaults are the published ones except where marked (``PUBLISHED`` restores
-    them): fathers of 64 instead of 128 pixels and at most 1200 steps instead of 3000 keep a DIV2KRK image
-    near two minutes on a 2-core CPU (README, SR benchmark)."""
+    """ZSSR hyper-parameters. Defaults are the published ones except where marked; ``PUBLISHED`` restores the
+    published configuration for a given kernel (README, ZSSR)."""
 
     channels: int = 64
     layers: int = 8
     crop: int = 64  # HR father size (published: 128)
+    batch: int = 1  # fathers per step
     max_iters: int = 1200  # published: 3000
     min_iters: int = 256  # steps between learning-rate changes, at least
     lr: float = 1e-3
@@ -43,13 +46,19 @@ class ZSSRConfig:
     slope_ratio: float = 1.5
     min_lr: float = 9e-6
     test_every: int = 50
-    test_crop: int = 192  # ours: the reconstruction error is measured on a central crop, not the whole image
-    back_projection: int = 2
+    test_crop: int = 192  # ours: reconstruction error on a central crop of this size (0: the whole photo, published)
+    back_projection: int = 2  # rounds after each ensemble member and after the median (published, given kernel: 2)
     real_noise: float = 0.0125
+    augment: bool = True  # the published scale/shear augmentation of fathers
+    symmetries: str = "kernel"  # rotations/flips for fathers and self-ensemble: kernel (those the kernel allows) | all | none
+    ensemble: bool = True  # self-ensemble over the allowed rotations/flips, median
+    precision: str = "auto"  # fp32 | bf16 | auto (bf16 where the device computes it natively)
     tile: int = 256  # ours: inference in tiles, for bounded memory
 
 
-PUBLISHED = ZSSRConfig(crop=128, max_iters=3000)
+# the public configuration for a given kernel: 128-px fathers, 3000 steps, no rotations/flips of fathers and no
+# self-ensemble ("kernel may be non-symmetric"), the reconstruction error on the whole photo, float32
+PUBLISHED = ZSSRConfig(crop=128, max_iters=3000, test_crop=0, symmetries="none", ensemble=False, precision="fp32")
 
 
 class ResidualNet(nn.Module):
@@ -66,39 +75,69 @@ class ResidualNet(nn.Module):
             y = conv(y)
             if i < len(self.convs) - 1:
                 y = torch.relu(y)
-        return x + y
+        return x + y.float()
 
 
-def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool, rng: np.random.Generator,
-             device: torch.device, progress: ProgressFn | None = None) -> ResidualNet:
-    """Train the x2 network on ``lr`` (HxWx3 in [0, 1]) until the lr policy stops it or ``max_iters``."""
+def autocast(precision: str, device: torch.device) -> AbstractContextManager:
+    """The mixed-precision context for ``precision`` on ``device`` (bf16 autocast, or nothing for fp32)."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+    if precision == "auto":
+        native = (torch.cuda.is_bf16_supported() if device.type == "cuda"
+                  else bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()))
+        precision = "bf16" if native else "fp32"
+    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
+def allowed_transforms(kernel: np.ndarray, symmetries: str) -> tuple[int, ...]:
+    """Rotations/flips (0..7, see ``fathers.dihedral``) used for fathers and the self-ensemble."""
+    if symmetries == "kernel":
+        return kernel_symmetries(kernel, 2)
+    if symmetries in ("all", "none"):
+        return tuple(range(8)) if symmetries == "all" else (0,)
+    raise ValueError(f"symmetries must be kernel, all or none, not {symmetries!r}")
+
+
+def sons_upscaled(fathers: torch.Tensor, kernel: np.ndarray, noise: float) -> torch.Tensor:
+    """Fathers (Nx3xHxW, H and W even) -> their sons (blur with ``kernel``, every 2nd pixel, plus Gaussian noise
+    of std ``noise``) upscaled back to HxW with bicubic interpolation: the network's input."""
+    sons = blur_downsample(fathers, kernel, 2)
+    if noise:
+        sons = (sons + torch.randn_like(sons) * noise).clamp(0, 1)
+    return bicubic_upscale(sons, 2)
+
+
+def train_x2(image: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: bool, rng: np.random.Generator,
+             transforms: tuple[int, ...], progress: ProgressFn | None = None) -> ResidualNet:
+    """Train the x2 network on ``image`` (1x3xHxW in [0, 1], on the training device) until the learning-rate policy
+    stops it or ``max_iters``."""
+    device = image.device
     net = ResidualNet(config.channels, config.layers).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    h, w = lr.shape[:2]
+    h, w = image.shape[-2:]
     crop = min(config.crop, h - h % 2, w - w % 2)
-    # fixed central crop to measure reconstruction: downscale it with the kernel, restore, compare
-    th, tw = min(config.test_crop, h) // 2 * 2, min(config.test_crop, w) // 2 * 2
-    test_hr = lr[(h - th) // 2:(h - th) // 2 + th, (w - tw) // 2:(w - tw) // 2 + tw]
-    test_in = to_tensor(imresize(blur_downsample(test_hr, kernel, 2), output_shape=(th, tw)), device)
-    test_hr_t = to_tensor(test_hr, device)
+    sampler = FatherSampler(image, crop, Augmentation() if config.augment else None, transforms, rng)
+    # reconstruction test: a central crop (or the whole photo) downscaled with the kernel and restored
+    th = (min(config.test_crop, h) if config.test_crop else h) // 2 * 2
+    tw = (min(config.test_crop, w) if config.test_crop else w) // 2 * 2
+    test_hr = image[..., (h - th) // 2:(h - th) // 2 + th, (w - tw) // 2:(w - tw) // 2 + tw]
+    test_in = sons_upscaled(test_hr, kernel, 0.0)
+    noise = config.real_noise if real else 0.0
     history: list[tuple[int, float]] = []
     last_change = 0
     learning_rate = config.lr
     for step in range(1, config.max_iters + 1):
-        top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
-        father = dihedral(lr[top:top + crop, left:left + crop], int(rng.integers(8)))
-        son = blur_downsample(father, kernel, 2)
-        if real:
-            son = son + rng.standard_normal(son.shape) * config.real_noise
-        son_up = to_tensor(imresize(son, output_shape=(crop, crop)), device)
-        loss = F.l1_loss(net(son_up), to_tensor(father, device))
+        fathers = sampler.draw(config.batch)
+        with autocast(config.precision, device):
+            out = net(sons_upscaled(fathers, kernel, noise))
+        loss = F.l1_loss(out, fathers)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
         if step % config.test_every == 0:
-            with torch.no_grad():
-                history.append((step, float(F.mse_loss(net(test_in), test_hr_t))))
+            with torch.no_grad(), autocast(config.precision, device):
+                history.append((step, float(F.mse_loss(net(test_in), test_hr))))
         if step % config.lr_check_every == 0 and step - last_change > config.min_iters:
             recent = [(s, e) for s, e in history if s > step - config.slope_range]
             if len(recent) >= 3:
@@ -116,20 +155,35 @@ def train_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool,
     return net
 
 
-def back_project(sr: np.ndarray, lr: np.ndarray, kernel: np.ndarray, scale: int, rounds: int) -> np.ndarray:
-    """``rounds`` iterations of sr += bicubic_up(lr − (sr ⋆ k)↓s): the output stays consistent with the input."""
+def back_project(sr: torch.Tensor, lr: torch.Tensor, kernel: np.ndarray, scale: int, rounds: int) -> torch.Tensor:
+    """``rounds`` iterations of sr = clip(sr + bicubic_up(lr − (sr ⋆ k)↓s), 0, 1) (1x3xsHxsW, 1x3xHxW): the output
+    stays consistent with the input."""
     for _ in range(rounds):
-        sr = sr + imresize(lr - blur_downsample(sr, kernel, scale), output_shape=sr.shape[:2])
+        sr = (sr + bicubic_upscale(lr - blur_downsample(sr, kernel, scale), scale)).clamp(0, 1)
     return sr
 
 
-def super_resolve_x2(lr: np.ndarray, kernel: np.ndarray, config: ZSSRConfig, real: bool, seed: int,
-                     device: torch.device, progress: ProgressFn | None = None) -> np.ndarray:
+def super_resolve_x2(lr: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: bool, seed: int,
+                     progress: ProgressFn | None = None) -> torch.Tensor:
+    """x2 ZSSR of ``lr`` (1x3xHxW in [0, 1]): train, then the self-ensemble (each member back-projected), its median,
+    back-projected again. Returns 1x3x2Hx2W in [0, 1] on ``lr``'s device."""
     rng = np.random.default_rng(seed)
-    with seeded(seed, device):
-        net = train_x2(lr, kernel, config, real, rng, device, progress)
-    up = imresize(lr, 2).astype(np.float32)
-    return run_tiled(net, up, config.tile, len(net.convs), 1, device)
+    transforms = allowed_transforms(kernel, config.symmetries)
+    with seeded(seed, lr.device):
+        net = train_x2(lr, kernel, config, real, rng, transforms, progress)
+    net.eval()
+    rounds = 0 if real else config.back_projection
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with autocast(config.precision, lr.device):
+            return net(bicubic_upscale(x, 2))
+
+    outputs = []
+    for t in transforms if config.ensemble else (0,):
+        sr = undo_dihedral(tiled(forward, dihedral(lr, t), config.tile, len(net.convs), 2), t)
+        outputs.append(back_project(sr.clamp(0, 1), lr, kernel, 2, rounds))
+    sr = torch.stack(outputs).median(dim=0).values if len(outputs) > 2 else torch.stack(outputs).mean(dim=0)
+    return back_project(sr, lr, kernel, 2, rounds)
 
 
 @register
@@ -142,20 +196,19 @@ class ZSSR:
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, real: bool = False, seed: int = 0,
                 device: str = "cpu", progress: ProgressFn | None = None, config: ZSSRConfig | None = None,
                 **options) -> np.ndarray:
-        """x2 with ``kernel`` (centred first); x4 as two x2 passes (the second on the x2 result with the same x2 kernel), then
-        back-projected against the input with the analytic x4 kernel. ``real``: no back-projection, noisy sons."""
+        """x2 with ``kernel`` (centred first; negative lobes kept); x4 as two x2 passes (the second on the x2 result
+        with the same x2 kernel), then back-projected against the input with the analytic x4 kernel. ``real``: no
+        back-projection, noisy sons."""
         check_request(self, lr, kernel, scale)
         # the network's base is a bicubic upscale, aligned with the HR only for kernels centred as the
-        # convention (docs/ARCHITECTURE.md);
-        # a kernel centred elsewhere (DIV2KRK's true kernels sit half a pixel off) would misalign the sons
-        kernel = centre_kernel(kernel, 2)
+        # convention (docs/ARCHITECTURE.md); a kernel centred elsewhere (DIV2KRK's true kernels sit half a
+        # pixel off) would misalign the sons
+        kernel = centre_kernel(kernel, 2, keep_negative=True)
         known = ZSSRConfig.__dataclass_fields__
         config = replace(config or ZSSRConfig(), **{k: v for k, v in options.items() if k in known})
-        dev = torch.device(device)
-        rounds = 0 if real else config.back_projection
-        sr = super_resolve_x2(lr, kernel, config, real, seed, dev, progress)
-        sr = back_project(sr, lr, kernel, 2, rounds)
+        lr_t = to_tensor(lr, torch.device(device))
+        sr = super_resolve_x2(lr_t, kernel, config, real, seed, progress)
         if scale == 4:
-            sr = super_resolve_x2(np.clip(sr, 0, 1).astype(np.float32), kernel, config, real, seed + 1, dev, progress)
-            sr = back_project(sr, lr, analytic_x4(kernel), 4, rounds)
-        return np.clip(sr, 0, 1).astype(np.float32)
+            sr = super_resolve_x2(sr, kernel, config, real, seed + 1, progress)
+            sr = back_project(sr, lr_t, analytic_x4(kernel), 4, 0 if real else config.back_projection)
+        return to_image(sr).clip(0, 1)

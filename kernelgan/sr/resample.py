@@ -1,0 +1,71 @@
+"""Torch twins of ``kernelgan.resize`` for the SR backends' inner loops: the same results, on any device, batched.
+
+Tensors are N x C x H x W floats (any range). ``blur_downsample`` equals ``kernelgan.resize.blur_downsample`` and
+``bicubic_upscale`` equals ``kernelgan.resize.imresize(img, s)`` for an integer ``s`` (tests compare them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..kernels import cubic
+
+
+def symmetric_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+    """Pad the last two axes by mirroring with the edge pixel repeated (numpy's ``mode="symmetric"``); any pad
+    no larger than the axis."""
+    rows = [x[..., :top, :].flip(-2), x, x[..., x.shape[-2] - bottom:, :].flip(-2)] if top or bottom else [x]
+    x = torch.cat(rows, dim=-2)
+    cols = [x[..., :left].flip(-1), x, x[..., x.shape[-1] - right:].flip(-1)] if left or right else [x]
+    return torch.cat(cols, dim=-1)
+
+
+def blur_downsample(x: torch.Tensor, kernel: np.ndarray | torch.Tensor, scale: int) -> torch.Tensor:
+    """Correlate every channel of ``x`` (NxCxHxW) with ``kernel`` (kh x kw, any sign), symmetric borders, keep every
+    ``scale``-th pixel from index 0: N x C x ceil(H/scale) x ceil(W/scale)."""
+    k = torch.as_tensor(kernel, dtype=x.dtype, device=x.device)
+    kh, kw = k.shape
+    n, c, h, w = x.shape
+    padded = symmetric_pad(x, kh // 2, kh - 1 - kh // 2, kw // 2, kw - 1 - kw // 2)
+    out = F.conv2d(padded.reshape(n * c, 1, *padded.shape[-2:]), k[None, None], stride=scale)
+    return out.reshape(n, c, *out.shape[-2:])
+
+
+def _phase_weights(scale: int) -> tuple[list[int], torch.Tensor]:
+    """For each of the ``scale`` output phases of a MATLAB bicubic x``scale`` upscale: the first of its 4 input taps
+    (relative to the output's input pixel) and the 4 weights, as ``(offsets, scale x 4 weights)``."""
+    offsets, rows = [], []
+    for p in range(scale):
+        u = (p + 0.5) / scale - 0.5  # input coordinate of output pixel p (0-based)
+        first = math.floor(u) - 1
+        taps = first + np.arange(4)
+        w = cubic(u - taps)
+        offsets.append(first)
+        rows.append(w / w.sum())
+    return offsets, torch.tensor(np.array(rows))
+
+
+def _upscale_axis(x: torch.Tensor, scale: int, dim: int) -> torch.Tensor:
+    offsets, weights = _phase_weights(scale)
+    pad = 2  # the taps reach at most 2 pixels past either edge
+    n = x.shape[dim]
+    xt = x.transpose(dim, -1)
+    padded = symmetric_pad(xt, 0, 0, pad, pad)
+    w = weights.to(dtype=x.dtype, device=x.device)
+    phases = []
+    for p, first in enumerate(offsets):
+        start = pad + first
+        phases.append(sum(w[p, t] * padded[..., start + t:start + t + n] for t in range(4)))
+    out = torch.stack(phases, dim=-1).flatten(-2)  # ..., n*scale, phases interleaved
+    return out.transpose(dim, -1)
+
+
+def bicubic_upscale(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """MATLAB-style bicubic upscale of ``x`` (NxCxHxW) by the integer ``scale`` (N x C x sH x sW)."""
+    if scale == 1:
+        return x
+    return _upscale_axis(_upscale_axis(x, scale, -2), scale, -1)

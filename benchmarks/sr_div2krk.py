@@ -4,12 +4,15 @@ bicubic interpolation and each backend-kernel pair: ZSSR and SRMD with the bicub
 (estimated once per image; its time is printed at the end, not added to the backends' seconds) or the true
 kernel.
 
-    python benchmarks/sr_div2krk.py --limit 8 [--scale 4] [--zssr-iters 3000 --zssr-crop 128] [--methods bicubic,srmd-true]
+    python benchmarks/sr_div2krk.py --limit 8 [--scale 4] [--zssr-published] [--zssr-opt precision=fp32] [--methods bicubic,srmd-true]
+
+Prints the process's peak RSS at the end (run one backend per command to read its peak memory).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import time
@@ -27,6 +30,8 @@ from kernelgan.io import load_kernel, read_image  # noqa: E402
 from kernelgan.kernels import bicubic_kernel, x2_kernel_for_x4  # noqa: E402
 from kernelgan.metrics import psnr_y, ssim_y  # noqa: E402
 from kernelgan.sr import get_backend  # noqa: E402
+from kernelgan.sr.base import check_options  # noqa: E402
+from kernelgan.sr.zssr import PUBLISHED  # noqa: E402
 from kernelgan.synth import crop_to_multiple  # noqa: E402
 
 HR_IDS = (3, 13, 14, 23, 24, 30, 33, 38)
@@ -37,17 +42,17 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=8)
     parser.add_argument("--scale", type=int, default=2, choices=(2, 4), help="x4: lr_x4 images, the x2 kernel applied twice")
-    parser.add_argument("--zssr-iters", type=int, default=None, help="ZSSR maximum steps [ours 1200, published 3000]")
-    parser.add_argument("--zssr-crop", type=int, default=None, help="ZSSR father crop [ours 64, published 128]")
+    parser.add_argument("--zssr-published", action="store_true", help="ZSSR at the published settings (zssr.PUBLISHED)")
+    parser.add_argument("--zssr-opt", action="append", default=[], metavar="KEY=VALUE", help="a ZSSR option (repeatable)")
+    parser.add_argument("--device", default="cpu", help="device for the SR backends [cpu]")
     parser.add_argument("--srmd-weights", type=Path, default=None, help="SRMD weights [the shipped ones]")
     parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-fixed,zssr-ours,zssr-true,"
                                              "srmd-bicubic,srmd-fixed,srmd-ours,srmd-true")
     parser.add_argument("--estimator", default=DEFAULT, help="estimator behind the -ours rows (see `kernelgan estimators`)")
     args = parser.parse_args()
-    options = {
-        "zssr": {k: v for k, v in (("max_iters", args.zssr_iters), ("crop", args.zssr_crop)) if v is not None},
-        "srmd": {"weights": args.srmd_weights} if args.srmd_weights else {},
-    }
+    zssr = {"config": PUBLISHED} if args.zssr_published else {}
+    zssr.update(check_options(get_backend("zssr"), dict(o.split("=", 1) for o in args.zssr_opt)))
+    options = {"zssr": zssr, "srmd": {"weights": args.srmd_weights} if args.srmd_weights else {}}
     methods = args.methods.split(",")
     estimate_seconds: list[float] = []
     results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
@@ -69,7 +74,8 @@ def main() -> None:
         for m in methods:
             backend, _, kind = m.partition("-")
             start = time.perf_counter()
-            sr = get_backend(backend).upscale(lr, kernels.get(kind, truth), args.scale, seed=0, **options.get(backend, {}))
+            sr = get_backend(backend).upscale(lr, kernels.get(kind, truth), args.scale, seed=0, device=args.device,
+                                         **options.get(backend, {}))
             seconds = time.perf_counter() - start
             h, w = min(sr.shape[0], hr.shape[0]), min(sr.shape[1], hr.shape[1])
             scores = (psnr_y(sr[:h, :w], hr[:h, :w], args.scale), ssim_y(sr[:h, :w], hr[:h, :w], args.scale), seconds)
@@ -79,7 +85,9 @@ def main() -> None:
     print(f"{'mean':>7} " + " ".join(
         f"{statistics.mean(r[0] for r in results[m]):6.2f}/{statistics.mean(r[1] for r in results[m]):.4f}/"
         f"{statistics.median(r[2] for r in results[m]):5.0f}s" for m in methods))
-    print("cells: Y-PSNR dB / SSIM / seconds (mean row: median seconds); torch threads:", torch.get_num_threads())
+    print("cells: Y-PSNR dB / SSIM / seconds (mean row: median seconds); torch threads:", torch.get_num_threads(),
+          f"; device {args.device}; ZSSR options {zssr}")
+    print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if estimate_seconds:
         print(f"kernel estimation (ours): median {statistics.median(estimate_seconds):.1f} s per image")
 

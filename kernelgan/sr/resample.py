@@ -26,13 +26,22 @@ def symmetric_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int)
 
 def blur_downsample(x: torch.Tensor, kernel: np.ndarray | torch.Tensor, scale: int) -> torch.Tensor:
     """Correlate every channel of ``x`` (NxCxHxW) with ``kernel`` (kh x kw, any sign), symmetric borders, keep every
-    ``scale``-th pixel from index 0: N x C x ceil(H/scale) x ceil(W/scale)."""
+    ``scale``-th pixel from index 0: N x C x ceil(H/scale) x ceil(W/scale).
+
+    Computed in bands of output rows so that the convolution's unfolded input stays under ``_BAND_BYTES``
+    (a whole large photo at once would unfold to gigabytes)."""
     k = torch.as_tensor(kernel, dtype=x.dtype, device=x.device)
     kh, kw = k.shape
     n, c, h, w = x.shape
-    padded = symmetric_pad(x, kh // 2, kh - 1 - kh // 2, kw // 2, kw - 1 - kw // 2)
-    out = F.conv2d(padded.reshape(n * c, 1, *padded.shape[-2:]), k[None, None], stride=scale)
-    return out.reshape(n, c, *out.shape[-2:])
+    padded = symmetric_pad(x, kh // 2, kh - 1 - kh // 2, kw // 2, kw - 1 - kw // 2).reshape(n * c, 1, h + kh - 1, w + kw - 1)
+    out_h, out_w = -(-h // scale), -(-w // scale)
+    rows = max(1, _BAND_BYTES // (n * c * out_w * kh * kw * x.element_size()))
+    bands = [F.conv2d(padded[..., r * scale:(min(out_h, r + rows) - 1) * scale + kh, :], k[None, None], stride=scale)
+             for r in range(0, out_h, rows)]
+    return torch.cat(bands, dim=-2).reshape(n, c, out_h, out_w)
+
+
+_BAND_BYTES = 64 * 2**20
 
 
 def _phase_weights(scale: int) -> tuple[list[int], torch.Tensor]:

@@ -163,27 +163,40 @@ def back_project(sr: torch.Tensor, lr: torch.Tensor, kernel: np.ndarray, scale: 
     return sr
 
 
+def median(stack: torch.Tensor) -> torch.Tensor:
+    """Median over the first axis, the mean of the two middle values for an even count (as ``numpy.median``)."""
+    ordered = stack.sort(dim=0).values
+    n = stack.shape[0]
+    return (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+
+
+def ensemble_output(net: nn.Module, lr: torch.Tensor, kernel: np.ndarray, transforms: tuple[int, ...], rounds: int,
+                    config: ZSSRConfig) -> torch.Tensor:
+    """The published inference: for each rotation/flip ``t``, the network on the bicubic upscale of the turned
+    photo, turned back and back-projected ``rounds`` times; the median of those, back-projected again.
+    ``lr``: 1x3xHxW in [0, 1]; returns 1x3x2Hx2W in [0, 1] on ``lr``'s device."""
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with autocast(config.precision, lr.device):
+            return net(bicubic_upscale(x, 2))
+
+    outputs = []
+    for t in transforms:
+        sr = undo_dihedral(tiled(forward, dihedral(lr, t), config.tile, config.layers, 2), t)
+        outputs.append(back_project(sr.clamp(0, 1), lr, kernel, 2, rounds))
+    return back_project(median(torch.stack(outputs)), lr, kernel, 2, rounds)
+
+
 def super_resolve_x2(lr: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: bool, seed: int,
                      progress: ProgressFn | None = None) -> torch.Tensor:
-    """x2 ZSSR of ``lr`` (1x3xHxW in [0, 1]): train, then the self-ensemble (each member back-projected), its median,
-    back-projected again. Returns 1x3x2Hx2W in [0, 1] on ``lr``'s device."""
+    """x2 ZSSR of ``lr`` (1x3xHxW in [0, 1]): train on it, then ``ensemble_output`` (over the allowed rotations/flips
+    when ``config.ensemble``, else the photo as it is). Returns 1x3x2Hx2W in [0, 1] on ``lr``'s device."""
     rng = np.random.default_rng(seed)
     transforms = allowed_transforms(kernel, config.symmetries)
     with seeded(seed, lr.device):
         net = train_x2(lr, kernel, config, real, rng, transforms, progress)
     net.eval()
     rounds = 0 if real else config.back_projection
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        with autocast(config.precision, lr.device):
-            return net(bicubic_upscale(x, 2))
-
-    outputs = []
-    for t in transforms if config.ensemble else (0,):
-        sr = undo_dihedral(tiled(forward, dihedral(lr, t), config.tile, len(net.convs), 2), t)
-        outputs.append(back_project(sr.clamp(0, 1), lr, kernel, 2, rounds))
-    sr = torch.stack(outputs).median(dim=0).values if len(outputs) > 2 else torch.stack(outputs).mean(dim=0)
-    return back_project(sr, lr, kernel, 2, rounds)
+    return ensemble_output(net, lr, kernel, transforms if config.ensemble else (0,), rounds, config)
 
 
 @register

@@ -1,0 +1,124 @@
+"""ZSSR's published parts, each shown to act: torch resampling twins, father augmentation, kernel symmetries,
+the self-ensemble's median, negative kernel lobes reaching the sons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kernelgan.kernels import anisotropic_gaussian, bicubic_kernel, centre_kernel, random_kernel
+from kernelgan.resize import blur_downsample, imresize
+from kernelgan.sr import get_backend, resample, zssr
+from kernelgan.sr.fathers import Augmentation, FatherSampler, dihedral, kernel_symmetries, undo_dihedral
+from kernelgan.sr.tiling import to_image, to_tensor
+from kernelgan.sr.zssr import ResidualNet, ZSSRConfig, ensemble_output, median
+
+
+def _t(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_torch_resampling_equals_the_numpy_reference(scale, monkeypatch):
+    rng = np.random.default_rng(0)
+    img = rng.random((23, 30, 3))
+    up = resample.bicubic_upscale(_t(img), scale)[0].numpy().transpose(1, 2, 0)
+    np.testing.assert_allclose(up, imresize(img, scale), atol=1e-12)
+    k = rng.standard_normal((9, 9))  # any sign
+    monkeypatch.setattr(resample, "_BAND_BYTES", 4000)  # several bands of output rows
+    down = resample.blur_downsample(_t(img), k, scale)[0].numpy().transpose(1, 2, 0)
+    np.testing.assert_allclose(down, blur_downsample(img, k, scale), atol=1e-12)
+
+
+def test_rotations_flips_and_their_inverse():
+    x = torch.arange(2 * 3 * 4 * 5.0).reshape(2, 3, 4, 5)
+    views = [dihedral(x, t) for t in range(8)]
+    assert len({tuple(v.flatten().tolist()) for v in views}) == 8
+    for t in range(8):
+        assert torch.equal(undo_dihedral(views[t], t), x)
+
+
+def test_kernel_symmetries_follow_the_kernels_shape():
+    assert kernel_symmetries(bicubic_kernel(2)) == tuple(range(8))
+    iso = centre_kernel(anisotropic_gaussian(13, 2.0, 2.0, 0.0, (6, 6)), 2)
+    assert kernel_symmetries(iso) == tuple(range(8))
+    aligned = centre_kernel(anisotropic_gaussian(13, 6.0, 1.0, 0.0, (6, 6)), 2)
+    assert kernel_symmetries(aligned) == (0, 2, 4, 6)  # half turn and the two mirrors, not the quarter turns
+    tilted = centre_kernel(anisotropic_gaussian(13, 6.0, 1.0, 0.5, (6, 6)), 2)
+    assert kernel_symmetries(tilted) == (0, 2)  # a Gaussian keeps its half-turn symmetry only
+    assert zssr.allowed_transforms(tilted, "none") == (0,) and zssr.allowed_transforms(tilted, "all") == tuple(range(8))
+
+
+def _crossings(rows: torch.Tensor) -> float:
+    """Mean number of sign changes per row of a zero-mean stripe pattern."""
+    s = torch.sign(rows - 0.5)
+    return float((s[..., 1:] != s[..., :-1]).sum(-1).float().mean())
+
+
+def test_scale_augmented_fathers_are_shrunk_copies_of_the_photo():
+    x = torch.arange(400.0)
+    stripes = (0.5 + 0.4 * torch.sin(2 * torch.pi * x / 6)).expand(3, 300, 400)[None].contiguous()
+    plain = FatherSampler(stripes, 64, None, (0,), np.random.default_rng(0)).draw(8)
+    aug = Augmentation(leave_as_is=0.0, no_interpolate=0.0, min_scale=0.5, scale_diff_sigma=0.0, shear_sigma=0.0)
+    shrunk = FatherSampler(stripes, 64, aug, (0,), np.random.default_rng(0)).draw(32)
+    assert shrunk.shape == (32, 3, 64, 64) and 0 <= shrunk.min() and shrunk.max() <= 1
+    base = _crossings(plain[:, 0])
+    ratios = [_crossings(f[0]) / base for f in shrunk]
+    assert min(ratios) > 0.9 and max(ratios) < 2.1  # each father is the photo shrunk by 1..2x (scale 0.5..1)
+    assert np.mean(ratios) > 1.2
+
+
+def test_published_mix_of_fathers_and_determinism():
+    img = to_tensor(np.random.default_rng(1).random((80, 90, 3)), torch.device("cpu"))
+    a = FatherSampler(img, 32, Augmentation(), (0, 2), np.random.default_rng(5)).draw(40)
+    b = FatherSampler(img, 32, Augmentation(), (0, 2), np.random.default_rng(5)).draw(40)
+    assert torch.equal(a, b)
+    # plain crops (leave as is / no interpolation) appear among them exactly as pixels of the photo
+    windows = img.unfold(2, 32, 1).unfold(3, 32, 1)  # 1x3xNyxNxx32x32
+    flat = windows.permute(0, 2, 3, 1, 4, 5).reshape(-1, 3, 32, 32)
+    exact = sum(bool((flat == f).flatten(1).all(1).any()) or bool((flat == dihedral(f, 2)).flatten(1).all(1).any())
+                for f in a)
+    assert 8 <= exact <= 32  # about half of 40 are plain crops, the rest resampled
+
+
+def test_self_ensemble_is_the_median_of_the_eight_outputs():
+    torch.manual_seed(0)
+    net = ResidualNet(channels=8, layers=3).eval()
+    lr = to_tensor(np.random.default_rng(2).random((20, 24, 3)), torch.device("cpu"))
+    config = ZSSRConfig(layers=3, tile=16, precision="fp32")
+    out = ensemble_output(net, lr, bicubic_kernel(2), tuple(range(8)), 0, config)
+    with torch.no_grad():
+        members = [undo_dihedral(net(resample.bicubic_upscale(dihedral(lr, t), 2)), t).clamp(0, 1) for t in range(8)]
+    expected = np.median(np.stack([m.numpy() for m in members]), axis=0)
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-6)
+    assert not torch.allclose(members[0], members[1], atol=1e-4)  # the members differ: the median acts
+    assert torch.equal(median(torch.stack(members[:1])), members[0])
+
+
+def test_negative_kernel_lobes_reach_the_sons_unchanged(monkeypatch):
+    seen: list[np.ndarray] = []
+    original = zssr.sons_upscaled
+
+    def spy(fathers, kernel, noise):
+        seen.append(np.array(kernel))
+        return original(fathers, kernel, noise)
+
+    monkeypatch.setattr(zssr, "sons_upscaled", spy)
+    lr = np.random.default_rng(3).random((40, 48, 3)).astype(np.float32)
+    k = bicubic_kernel(2)
+    assert k.min() < 0
+    get_backend("zssr").upscale(lr, k, 2, max_iters=3, crop=32, channels=8)
+    assert seen and all(np.allclose(s, k, atol=1e-12) for s in seen)
+
+
+def test_zssr_is_deterministic_and_precisions_agree():
+    lr = np.random.default_rng(4).random((40, 48, 3)).astype(np.float32)
+    k = centre_kernel(random_kernel(np.random.default_rng(4)), 2)
+    run = dict(max_iters=12, crop=32, channels=16, seed=1)
+    a = get_backend("zssr").upscale(lr, k, 2, precision="fp32", **run)
+    b = get_backend("zssr").upscale(lr, k, 2, precision="fp32", **run)
+    np.testing.assert_array_equal(a, b)
+    c = get_backend("zssr").upscale(lr, k, 2, precision="bf16", **run)
+    assert np.abs(a - c).mean() < 0.01  # bf16 autocast: the same method to rounding
+    assert to_image(to_tensor(a, torch.device("cpu"))).shape == a.shape

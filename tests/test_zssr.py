@@ -122,3 +122,22 @@ def test_zssr_is_deterministic_and_precisions_agree():
     c = get_backend("zssr").upscale(lr, k, 2, precision="bf16", **run)
     assert np.abs(a - c).mean() < 0.01  # bf16 autocast: the same method to rounding
     assert to_image(to_tensor(a, torch.device("cpu"))).shape == a.shape
+
+
+def test_unknown_precision_or_symmetries_is_refused_before_work():
+    from kernelgan.errors import InputError
+    lr = np.zeros((16, 16, 3), dtype=np.float32)
+    for bad in ({"precision": "fp16"}, {"symmetries": "some"}):
+        with pytest.raises(InputError, match="zssr"):
+            get_backend("zssr").upscale(lr, bicubic_kernel(2), 2, **bad)
+
+
+def test_reconstruction_test_tiles_cover_the_photo():
+    img = to_tensor(np.random.default_rng(6).random((50, 70, 3)), torch.device("cpu"))
+    k = bicubic_kernel(2)
+    net_in, target = zssr.reconstruction_test(img, k, 20, 3)
+    assert net_in.shape == target.shape == (9, 3, 20, 20)
+    assert torch.equal(target[0], img[0, :, :20, :20]) and torch.equal(target[-1], img[0, :, -20:, -20:])
+    whole_in, whole = zssr.reconstruction_test(img, k, 0, 3)
+    assert torch.equal(whole, img) and whole_in.shape == img.shape
+    assert torch.allclose(net_in[-1], whole_in[0, :, -20:, -20:])  # tiles of the whole photo's restoration

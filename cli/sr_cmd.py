@@ -31,7 +31,7 @@ def sr(
     scale: int = typer.Option(2, "--scale", "-s", help="2 or 4."),
     output: Path = typer.Option(Path("kernelgan-out"), "-o", "--output", help="Output folder."),
     real: bool = typer.Option(False, "--real", help="Real photo: no back-projection, noisy training sons (zssr)."),
-    iters: Optional[int] = typer.Option(None, "--iters", min=1, help="zssr: maximum training steps (default 1200; the paper used 3000)."),
+    iters: Optional[int] = typer.Option(None, "--iters", min=1, help="zssr: maximum training steps (default 2000; the paper used 3000)."),
     noise: Optional[float] = typer.Option(None, "--noise", min=0, max=50, help="srmd: the LR image's noise level, 0-50 on the 8-bit scale (default 0)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="srmd: weights from `kernelgan train-srmd` instead of the shipped ones."),
     opt: list[str] = typer.Option([], "--opt", help="Any option of the backend as KEY=VALUE (repeatable; e.g. zssr: --opt crop=128 --opt max_iters=3000)."),

@@ -56,6 +56,8 @@ class ZSSRConfig:
     # kernel (those the kernel is symmetric under) | all (published for the bicubic kernel)
     ensemble: bool = True  # self-ensemble over the allowed rotations/flips, median
     precision: str = "auto"  # ours: fp32 | bf16 | auto (bf16 on a CPU that computes it natively, else fp32)
+    min_gain: float = 0.02  # ours: a bf16 network that restores the test tiles by less than this fraction of
+    # interpolation's error (it learned nothing) is trained again in float32
     tile: int = 256  # ours: inference in tiles, for bounded memory
 
 
@@ -85,14 +87,19 @@ PRECISIONS = ("auto", "fp32", "bf16")
 SYMMETRIES = ("kernel", "all", "none")
 
 
+def resolved_precision(precision: str, device: torch.device) -> str:
+    """``fp32`` or ``bf16`` for ``precision`` (one of ``PRECISIONS``) on ``device``."""
+    if precision != "auto":
+        return precision
+    # on CUDA bf16 was not faster and cost 0.1 dB (README, ZSSR); a CPU with native bf16 runs 2.3x faster
+    native = device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return "bf16" if native else "fp32"
+
+
 def autocast(precision: str, device: torch.device) -> AbstractContextManager:
-    """The mixed-precision context for ``precision`` (one of ``PRECISIONS``) on ``device``: bf16 autocast, or
-    nothing for fp32."""
-    if precision == "auto":
-        # on CUDA bf16 was not faster and cost 0.1 dB (README, ZSSR); a CPU with native bf16 runs 2.3x faster
-        native = device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        precision = "bf16" if native else "fp32"
-    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    """The mixed-precision context for ``precision`` on ``device``: bf16 autocast, or nothing for fp32."""
+    bf16 = resolved_precision(precision, device) == "bf16"
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
 def allowed_transforms(kernel: np.ndarray, symmetries: str) -> tuple[int, ...]:
@@ -128,9 +135,10 @@ def reconstruction_test(image: torch.Tensor, kernel: np.ndarray, size: int, grid
 
 
 def train_x2(image: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: bool, rng: np.random.Generator,
-             transforms: tuple[int, ...], progress: ProgressFn | None = None) -> ResidualNet:
+             transforms: tuple[int, ...], progress: ProgressFn | None = None) -> tuple[ResidualNet, float]:
     """Train the x2 network on ``image`` (1x3xHxW in [0, 1], on the training device) until the learning-rate policy
-    stops it or ``max_iters``."""
+    stops it or ``max_iters``. Returns the network and its gain: 1 − its last reconstruction error / that of
+    interpolation alone (0 for a network that learned nothing)."""
     device = image.device
     net = ResidualNet(config.channels, config.layers).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -139,7 +147,8 @@ def train_x2(image: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: 
     sampler = FatherSampler(image, crop, Augmentation() if config.augment else None, transforms, rng)
     test_in, test_hr = reconstruction_test(image, kernel, config.test_crop, config.test_grid)
     noise = config.real_noise if real else 0.0
-    history: list[tuple[int, float]] = []
+    baseline = float(F.mse_loss(test_in, test_hr))
+    history: list[tuple[int, float]] = [(0, baseline)]
     last_change = 0
     learning_rate = config.lr
     for step in range(1, config.max_iters + 1):
@@ -168,7 +177,7 @@ def train_x2(image: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: 
             progress(step, config.max_iters)
         if learning_rate < config.min_lr:
             break
-    return net
+    return net, 1 - history[-1][1] / max(baseline, 1e-12)
 
 
 def back_project(sr: torch.Tensor, lr: torch.Tensor, kernel: np.ndarray, scale: int, rounds: int) -> torch.Tensor:
@@ -209,7 +218,12 @@ def super_resolve_x2(lr: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, r
     rng = np.random.default_rng(seed)
     transforms = allowed_transforms(kernel, config.symmetries)
     with seeded(seed, lr.device):
-        net = train_x2(lr, kernel, config, real, rng, transforms, progress)
+        net, gain = train_x2(lr, kernel, config, real, rng, transforms, progress)
+    if gain < config.min_gain and resolved_precision(config.precision, lr.device) == "bf16":
+        # bf16 rounding can stall the network at "add nothing to the interpolation" (README, ZSSR)
+        config = replace(config, precision="fp32")
+        with seeded(seed, lr.device):
+            net, gain = train_x2(lr, kernel, config, real, np.random.default_rng(seed), transforms, progress)
     net.eval()
     rounds = 0 if real else config.back_projection
     return ensemble_output(net, lr, kernel, transforms if config.ensemble else (0,), rounds, config)

@@ -4,7 +4,8 @@ bicubic interpolation and each backend-kernel pair: ZSSR and SRMD with the bicub
 (estimated once per image; its time is printed at the end, not added to the backends' seconds) or the true
 kernel.
 
-    python benchmarks/sr_div2krk.py --limit 8 [--scale 4] [--zssr-published] [--zssr-opt precision=fp32] [--methods bicubic,srmd-true]
+    python benchmarks/sr_div2krk.py --limit 8 [--scale 4] [--zssr-published] [--zssr-opt precision=fp32]
+        [--methods bicubic,srmd-true]
 
 Prints the process's peak RSS at the end (run one backend per command to read its peak memory).
 """

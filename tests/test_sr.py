@@ -90,7 +90,9 @@ def test_back_projection_makes_the_result_consistent_with_the_input():
     def err(x):
         return np.abs(blur_downsample(x, k, 2) - lr)[4:-4, 4:-4].mean()
     import torch
-    projected = back_project(torch.from_numpy(start.transpose(2, 0, 1))[None], torch.from_numpy(lr.transpose(2, 0, 1))[None], k, 2, 4)
+    def as_tensor(img):
+        return torch.from_numpy(img.transpose(2, 0, 1))[None]
+    projected = back_project(as_tensor(start), as_tensor(lr), k, 2, 4)
     assert err(projected[0].numpy().transpose(1, 2, 0)) < 0.5 * err(start)
 
 

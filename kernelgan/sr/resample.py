@@ -65,10 +65,13 @@ def _upscale_axis(x: torch.Tensor, scale: int, dim: int) -> torch.Tensor:
     xt = x.transpose(dim, -1)
     padded = symmetric_pad(xt, 0, 0, pad, pad)
     w = weights.to(dtype=x.dtype, device=x.device)
-    phases = []
+    phases: list[torch.Tensor] = []
     for p, first in enumerate(offsets):
         start = pad + first
-        phases.append(sum(w[p, t] * padded[..., start + t:start + t + n] for t in range(4)))
+        phase = w[p, 0] * padded[..., start:start + n]
+        for t in range(1, 4):
+            phase = phase + w[p, t] * padded[..., start + t:start + t + n]
+        phases.append(phase)
     out = torch.stack(phases, dim=-1).flatten(-2)  # ..., n*scale, phases interleaved
     return out.transpose(dim, -1)
 

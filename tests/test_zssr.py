@@ -101,7 +101,7 @@ def test_negative_kernel_lobes_reach_the_sons_unchanged(monkeypatch):
     original = zssr.sons_upscaled
 
     def spy(fathers, kernel, noise):
-        seen.append(np.array(kernel))
+        seen.append(torch.as_tensor(kernel).double().cpu().numpy())
         return original(fathers, kernel, noise)
 
     monkeypatch.setattr(zssr, "sons_upscaled", spy)

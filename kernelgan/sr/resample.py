@@ -6,6 +6,7 @@ Tensors are N x C x H x W floats (any range). ``blur_downsample`` equals ``kerne
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -44,6 +45,7 @@ def blur_downsample(x: torch.Tensor, kernel: np.ndarray | torch.Tensor, scale: i
 _BAND_BYTES = 64 * 2**20
 
 
+@functools.lru_cache(maxsize=8)
 def _phase_weights(scale: int) -> tuple[list[int], torch.Tensor]:
     """For each of the ``scale`` output phases of a MATLAB bicubic x``scale`` upscale: the first of its 4 input taps
     (relative to the output's input pixel) and the 4 weights, as ``(offsets, scale x 4 weights)``."""

@@ -88,7 +88,7 @@ SYMMETRIES = ("kernel", "all", "none")
 
 
 def resolved_precision(precision: str, device: torch.device) -> str:
-    """``fp32`` or ``bf16`` for ``precision`` (one of ``PRECISIONS``) on ``device``."""
+    """``fp32`` or ``bf16`` for ``precision`` (one of ``PRECISIONS``) on ``device``, decided once per run."""
     if precision != "auto":
         return precision
     # on CUDA bf16 was not faster and cost 0.1 dB (README, ZSSR); a CPU with native bf16 runs 2.3x faster
@@ -97,9 +97,8 @@ def resolved_precision(precision: str, device: torch.device) -> str:
 
 
 def autocast(precision: str, device: torch.device) -> AbstractContextManager:
-    """The mixed-precision context for ``precision`` on ``device``: bf16 autocast, or nothing for fp32."""
-    bf16 = resolved_precision(precision, device) == "bf16"
-    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    """The mixed-precision context for a resolved ``precision`` (fp32 or bf16) on ``device``."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
 def allowed_transforms(kernel: np.ndarray, symmetries: str) -> tuple[int, ...]:
@@ -109,7 +108,7 @@ def allowed_transforms(kernel: np.ndarray, symmetries: str) -> tuple[int, ...]:
     return tuple(range(8)) if symmetries == "all" else (0,)
 
 
-def sons_upscaled(fathers: torch.Tensor, kernel: np.ndarray, noise: float) -> torch.Tensor:
+def sons_upscaled(fathers: torch.Tensor, kernel: np.ndarray | torch.Tensor, noise: float) -> torch.Tensor:
     """Fathers (Nx3xHxW, H and W even) -> their sons (blur with ``kernel``, every 2nd pixel, plus Gaussian noise
     of std ``noise``) upscaled back to HxW with bicubic interpolation: the network's input."""
     sons = blur_downsample(fathers, kernel, 2)
@@ -118,7 +117,8 @@ def sons_upscaled(fathers: torch.Tensor, kernel: np.ndarray, noise: float) -> to
     return bicubic_upscale(sons, 2)
 
 
-def reconstruction_test(image: torch.Tensor, kernel: np.ndarray, size: int, grid: int) -> tuple[torch.Tensor, torch.Tensor]:
+def reconstruction_test(image: torch.Tensor, kernel: np.ndarray | torch.Tensor, size: int,
+                        grid: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The pairs on which training is watched: the photo (1x3xHxW) downscaled with the kernel and upscaled back
     (network input) beside the photo itself (target), as ``grid x grid`` tiles of ``size`` pixels spaced evenly
     over the photo (N x 3 x size x size each), or the whole photo when ``size`` is 0."""
@@ -140,12 +140,13 @@ def train_x2(image: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: 
     stops it or ``max_iters``. Returns the network and its gain: 1 − its last reconstruction error / that of
     interpolation alone (0 for a network that learned nothing)."""
     device = image.device
+    kernel_t = torch.as_tensor(kernel, dtype=image.dtype, device=device)  # once, not per step
     net = ResidualNet(config.channels, config.layers).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     h, w = image.shape[-2:]
     crop = min(config.crop, h - h % 2, w - w % 2)
     sampler = FatherSampler(image, crop, Augmentation() if config.augment else None, transforms, rng)
-    test_in, test_hr = reconstruction_test(image, kernel, config.test_crop, config.test_grid)
+    test_in, test_hr = reconstruction_test(image, kernel_t, config.test_crop, config.test_grid)
     noise = config.real_noise if real else 0.0
     baseline = float(F.mse_loss(test_in, test_hr))
     history: list[tuple[int, float]] = [(0, baseline)]
@@ -154,7 +155,7 @@ def train_x2(image: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: 
     for step in range(1, config.max_iters + 1):
         fathers = sampler.draw(config.batch)
         with autocast(config.precision, device):
-            out = net(sons_upscaled(fathers, kernel, noise))
+            out = net(sons_upscaled(fathers, kernel_t, noise))
         loss = F.l1_loss(out, fathers)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -217,9 +218,10 @@ def super_resolve_x2(lr: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, r
     when ``config.ensemble``, else the photo as it is). Returns 1x3x2Hx2W in [0, 1] on ``lr``'s device."""
     rng = np.random.default_rng(seed)
     transforms = allowed_transforms(kernel, config.symmetries)
+    config = replace(config, precision=resolved_precision(config.precision, lr.device))
     with seeded(seed, lr.device):
         net, gain = train_x2(lr, kernel, config, real, rng, transforms, progress)
-    if gain < config.min_gain and resolved_precision(config.precision, lr.device) == "bf16":
+    if gain < config.min_gain and config.precision == "bf16":
         # bf16 rounding can stall the network at "add nothing to the interpolation" (README, ZSSR)
         config = replace(config, precision="fp32")
         with seeded(seed, lr.device):

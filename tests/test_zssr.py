@@ -96,6 +96,26 @@ def test_self_ensemble_is_the_median_of_the_eight_outputs():
     assert torch.equal(median(torch.stack(members[:1])), members[0])
 
 
+def test_input_offset_reads_the_input_centred_and_adds_the_residual_to_the_raw_input():
+    torch.manual_seed(0)
+    centred = ResidualNet(channels=8, layers=3, offset=0.5).eval()
+    plain = ResidualNet(channels=8, layers=3).eval()
+    plain.load_state_dict(centred.state_dict())
+    x = torch.rand(2, 3, 12, 10)
+    with torch.no_grad():
+        assert not torch.allclose(centred(x), plain(x), atol=1e-4)  # the offset acts
+        # away from the zero padding (3 layers: 3 px), the uncentred network with the first bias lowered by
+        # 0.5 x its weights' sums: a re-parametrisation, not another model
+        plain.convs[0].bias -= 0.5 * plain.convs[0].weight.sum(dim=(1, 2, 3))
+        torch.testing.assert_close(centred(x)[..., 3:-3, 3:-3], plain(x)[..., 3:-3, 3:-3], atol=1e-5, rtol=1e-5)
+        # the residual is added to the input as it is, not to the centred input
+        zero = ResidualNet(channels=8, layers=3, offset=0.5).eval()
+        torch.nn.init.zeros_(zero.convs[-1].weight)
+        torch.nn.init.zeros_(zero.convs[-1].bias)
+        assert torch.equal(zero(x), x)
+    assert zssr.PUBLISHED.input_offset == 0.0
+
+
 def test_negative_kernel_lobes_reach_the_sons_unchanged(monkeypatch):
     seen: list[np.ndarray] = []
     original = zssr.sons_upscaled

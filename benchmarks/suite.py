@@ -64,9 +64,9 @@ def central_crop(img: np.ndarray, size: int) -> np.ndarray:
     return crop_to_multiple(img[top:top + ch, left:left + cw], 2)
 
 
-def run_case(args: tuple[str, str, int, int, list[str], bool, float]) -> dict:
+def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, str]]) -> dict:
     """Make one LR image of ``family`` from the photo, run every estimator, score every row."""
-    path, family, crop, seed, estimators, with_sr, prescale = args
+    path, family, crop, seed, estimators, with_sr, prescale, options = args
     torch.set_num_threads(1)
     name = f"{Path(path).parent.name}/{Path(path).stem}"
     photo = read_image(path)
@@ -80,7 +80,8 @@ def run_case(args: tuple[str, str, int, int, list[str], bool, float]) -> dict:
     seconds: dict[str, float] = {}
     for est in estimators:
         start = time.perf_counter()
-        kernels[est] = estimate_kernel(lr, 2, config=get_estimator(est).config, seed=0, device="cpu").kernel_x2
+        config = get_estimator(est).config.with_options(options)
+        kernels[est] = estimate_kernel(lr, 2, config=config, seed=0, device="cpu").kernel_x2
         seconds[est] = time.perf_counter() - start
     kernels.update({"fixed (family)": fixed_kernel(family), "fixed (div2krk)": fixed_kernel("div2krk"),
                     "bicubic": bicubic_kernel(2), "true": truth})
@@ -150,6 +151,8 @@ def main() -> None:
     parser.add_argument("--no-sr", action="store_true", help="skip the SRMD score")
     parser.add_argument("--prescale", type=float, default=1.0,
                         help="downscale each photo by this factor first (e.g. 0.5: sharper photos)")
+    parser.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                        help="an estimator setting for every estimator (e.g. prior_weights=PATH; repeatable)")
     parser.add_argument("--json", type=Path, default=None, help="write every case and the summary here")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
@@ -159,7 +162,10 @@ def main() -> None:
     for est in estimators:
         get_estimator(est)
     paths = photos(args.set, args.data)[: args.limit]
-    jobs = [(str(p), f, args.crop, args.seed, estimators, not args.no_sr, args.prescale)
+    options = dict(o.split("=", 1) for o in args.opt)
+    for est in estimators:
+        get_estimator(est).config.with_options(options)  # a bad setting fails here, before any work
+    jobs = [(str(p), f, args.crop, args.seed, estimators, not args.no_sr, args.prescale, options)
             for p in paths for f in args.families.split(",")]
     cases = []
     with mp.get_context("spawn").Pool(args.jobs) as pool:

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 import typer
 
+from kernelgan.estimator.prior import PriorShape
 from kernelgan.estimator.prior_train import PriorTrainSettings, train_prior_on_photos
 
 from .common import err, expand_images, fail, handle_errors, out
@@ -21,6 +22,8 @@ def train_prior_cmd(
     samples: int = typer.Option(DEFAULTS.samples, "--samples", min=100, help="Synthetic training pairs."),
     epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", min=1, help="Passes over the pairs."),
     seed: int = typer.Option(DEFAULTS.seed, "--seed"),
+    bicubic_mix: bool = typer.Option(DEFAULTS.shape.bicubic_mix, "--bicubic-mix/--no-bicubic-mix",
+                                     help="Let the network mix MATLAB's bicubic kernel (negative lobes) into its output."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch CPU threads."),
     force: bool = typer.Option(False, "--force", help="Overwrite the weights file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch lines."),
@@ -42,7 +45,8 @@ def train_prior_cmd(
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        weights = train_prior_on_photos(paths, PriorTrainSettings(samples=samples, epochs=epochs, seed=seed),
+        weights = train_prior_on_photos(paths, PriorTrainSettings(samples=samples, epochs=epochs, seed=seed,
+                                                                           shape=PriorShape(bicubic_mix=bicubic_mix)),
                                         log=(lambda m: None) if quiet else err.print)
     finally:
         torch.set_num_threads(before)

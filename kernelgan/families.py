@@ -132,6 +132,7 @@ def fixed_kernel(family: str, scale: int = 2) -> np.ndarray:
     return trim_rim(analytic_x4(k2)) if scale == 4 else k2
 
 
-def truth_grid(k: np.ndarray, size: int) -> np.ndarray:
-    """``k`` centred and fitted to ``size x size`` (for comparing or training on a common grid)."""
-    return normalise(fit_size(centre_kernel(k, 2), size))
+def truth_grid(k: np.ndarray, size: int, keep_negative: bool = False) -> np.ndarray:
+    """``k`` centred and fitted to ``size x size`` (for comparing or training on a common grid); negative lobes
+    clipped unless ``keep_negative``."""
+    return normalise(fit_size(centre_kernel(k, 2, keep_negative), size))

@@ -228,7 +228,34 @@ def test_prior_estimate_is_deterministic_and_a_valid_kernel(textured):
     a = estimate_kernel(textured, config=config, seed=0, device="cpu")
     b = estimate_kernel(textured, config=config, seed=1, device="cpu")
     np.testing.assert_array_equal(a.kernel_x2, b.kernel_x2)  # no randomness at all
-    assert a.kernel_x2.min() >= 0 and a.kernel_x2.sum() == pytest.approx(1.0)
+    # negative values only as deep as MATLAB's bicubic kernel's lobes (the prior may mix that kernel in)
+    assert a.kernel_x2.min() >= bicubic_kernel(2).min() - 1e-9 and a.kernel_x2.sum() == pytest.approx(1.0)
+
+
+def test_prior_network_mixes_in_the_bicubic_kernel_with_its_negative_lobes():
+    from kernelgan.estimator.prior import PriorShape, SpectrumNet
+    from kernelgan.estimator.prior_train import PriorTrainSettings, make_dataset
+    from kernelgan.estimator.spectrum import BINS
+    from kernelgan.families import truth_grid
+
+    net = SpectrumNet(PriorShape(bicubic_mix=True)).eval()
+    last = net.head[-1]
+    spectra = torch.randn(2, 1, BINS, BINS)
+    bicubic = truth_grid(bicubic_kernel(2), 13, keep_negative=True)
+    with torch.no_grad():
+        torch.nn.init.zeros_(last.weight)
+        last.bias.zero_()
+        last.bias[-1] = 30.0  # all bicubic
+        np.testing.assert_allclose(net(spectra).numpy(), np.stack([bicubic] * 2), atol=1e-6)
+        assert bicubic.min() < -0.01
+        last.bias[-1] = -30.0  # no bicubic: the softmax (uniform here)
+        np.testing.assert_allclose(net(spectra).numpy(), np.full((2, 13, 13), 1 / 169), atol=1e-6)
+    # training targets keep the bicubic family's lobes only for such a network
+    photo = np.random.default_rng(0).random((200, 200))
+    for mix in (True, False):
+        settings = PriorTrainSettings(shape=PriorShape(bicubic_mix=mix))
+        _, kernels = make_dataset([photo], 6, settings, seed=1, families=("bicubic",))
+        assert (kernels.min() < -0.01) == mix
 
 
 def test_default_estimator_on_div2krk_beats_the_fixed_kernel_and_tracks_size():

@@ -22,6 +22,7 @@ class EstimatorConfig:
     # kernel the learned prior predicts from the image's spectrum, see prior.py)
     early_prior: str = "bicubic"
     prior_views: int = 1  # learned prior: 1, or 8 to average over the image's rotations and flips
+    prior_weights: str = ""  # learned prior: a weights file from `kernelgan train-prior` ("": the shipped ones)
     # optimisation; 0 steps: no GAN, the estimate is the early prior's kernel
     iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (README)
     crops_per_step: int = 1
@@ -47,6 +48,7 @@ class EstimatorConfig:
     # post-processing
     clean: bool = True  # the paper's clean-up (below); centring is always done
     keep_largest: int = 40  # zero values under 0.75x the (keep_largest+1)-th largest
+    keep_negative: bool = False  # keep negative lobes when centring (the prior's bicubic share); the GAN's are clipped
     # robustness
     max_retries: int = 2
 

@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from ..families import truth_grid
 from ..io import atomic_path
 from ..kernel_shape import kernel_shape
-from ..kernels import centre_kernel
+from ..kernels import bicubic_kernel, centre_kernel
 from .spectrum import BINS, view_spectra
 
 FORMAT = "kernelgan-prior-1"
@@ -30,27 +31,39 @@ class PriorShape:
     channels: int = 32
     hidden: int = 256
     kernel_size: int = KERNEL_SIZE
+    bicubic_mix: bool = False  # one more output: a share of MATLAB's bicubic kernel (negative lobes) mixed in
 
 
 class SpectrumNet(nn.Module):
-    """(log spectra B x 1 x BINS x BINS) -> kernels B x K x K, non-negative, each summing to 1 (a softmax)."""
+    """(log spectra B x 1 x BINS x BINS) -> kernels B x K x K, each summing to 1: a softmax (non-negative), or
+    with ``bicubic_mix`` (1 − m) x softmax + m x MATLAB's x2 bicubic kernel, m in (0, 1) predicted too, so that
+    software downscaling, whose kernel has negative lobes, can be returned as it is."""
 
     def __init__(self, shape: PriorShape):
         super().__init__()
         c = shape.channels
         self.shape = shape
+        if shape.bicubic_mix:
+            b = truth_grid(bicubic_kernel(2), shape.kernel_size, keep_negative=True)
+            self.register_buffer("bicubic", torch.from_numpy(b).float(), persistent=False)
         self.features = nn.Sequential(
             nn.Conv2d(1, c, 5, padding=2), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
             nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
             nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
         )
         flat = 2 * c * (BINS // 8) ** 2
-        self.head = nn.Sequential(nn.Linear(flat, shape.hidden), nn.ReLU(), nn.Linear(shape.hidden, shape.kernel_size ** 2))
+        outputs = shape.kernel_size ** 2 + int(shape.bicubic_mix)
+        self.head = nn.Sequential(nn.Linear(flat, shape.hidden), nn.ReLU(), nn.Linear(shape.hidden, outputs))
 
     def forward(self, spectra: torch.Tensor) -> torch.Tensor:
         logits = self.head(self.features(spectra).flatten(1))
         k = self.shape.kernel_size
-        return F.softmax(logits, dim=1).reshape(-1, k, k)
+        kernels = F.softmax(logits[:, : k * k], dim=1).reshape(-1, k, k)
+        if not self.shape.bicubic_mix:
+            return kernels
+        share = torch.sigmoid(logits[:, -1])[:, None, None]
+        bicubic: torch.Tensor = self.bicubic  # type: ignore[assignment]  # a buffer
+        return (1 - share) * kernels + share * bicubic
 
 
 @dataclass
@@ -109,15 +122,16 @@ def _undo_dihedral(k: np.ndarray, t: int) -> np.ndarray:
 def predict_views(image: np.ndarray, weights: Path | None = None, views: int = 1,
                   device: torch.device | str = "cpu") -> np.ndarray:
     """The prior's x2 kernel for each of the first ``views`` rotations/flips of ``image`` (HxWx3 in [0, 1]),
-    turned back to the image's orientation and centred: views x KERNEL_SIZE x KERNEL_SIZE float64. The FFTs and
-    the network run on ``device``."""
+    turned back to the image's orientation and centred: views x KERNEL_SIZE x KERNEL_SIZE float64 (negative lobes
+    only from a ``bicubic_mix`` network). The FFTs and the network run on ``device``."""
     if views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {views}")
     net = load_network(weights, device)
     spectra = torch.from_numpy(view_spectra(image, views, device)[:, None]).to(device)
     with torch.no_grad():
         kernels = net(spectra).double().cpu().numpy()
-    return np.stack([centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels)])
+    keep_negative = net.shape.bicubic_mix
+    return np.stack([centre_kernel(_undo_dihedral(k, t), 2, keep_negative) for t, k in enumerate(kernels)])
 
 
 def view_size_spread(kernels: np.ndarray) -> float:

@@ -94,7 +94,7 @@ def make_dataset(photos: list[np.ndarray], n: int, settings: PriorTrainSettings,
         k = sample_kernel(families[rng.integers(len(families))], rng)
         photo = photos[rng.integers(len(photos))]
         spectra.append(make_pair(photo, k, rng, settings))
-        kernels.append(truth_grid(np.clip(k, 0, None), k_size))
+        kernels.append(truth_grid(k, k_size, keep_negative=settings.shape.bicubic_mix))
         if progress is not None and (i + 1) % 1000 == 0:
             progress(i + 1)
     return np.stack(spectra)[:, None], np.stack(kernels).astype(np.float32)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,9 +52,10 @@ def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
     if config.early_prior == "bicubic":
         return losses.bicubic_target_kernel(config.kernel_size), {}
     if config.early_prior == "learned":
-        views = predict_views(image, views=config.prior_views, device=device)
-        k = centre_kernel(views.mean(axis=0), 2)
-        return normalise(fit_size(k, config.kernel_size)), {"view_size_spread": view_size_spread(views)}
+        weights = Path(config.prior_weights) if config.prior_weights else None
+        views = predict_views(image, weights, views=config.prior_views, device=device)
+        # the views are centred alike, so their mean is too
+        return normalise(fit_size(views.mean(axis=0), config.kernel_size)), {"view_size_spread": view_size_spread(views)}
     raise InputError(f"unknown early prior {config.early_prior!r} (use bicubic or learned)")
 
 
@@ -160,8 +162,9 @@ def rejection_reason(raw: np.ndarray) -> str | None:
 
 
 def finish_kernel(raw: np.ndarray, config: EstimatorConfig, scale: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Post-processing (paper): zero negligible values, clip, renormalise, centre; x4 derived analytically."""
-    k2 = centre_kernel(clean_kernel(raw, config.keep_largest) if config.clean else raw, 2)
+    """Post-processing (paper): zero negligible values, clip, renormalise, centre (negative lobes clipped unless
+    ``config.keep_negative``); x4 derived analytically."""
+    k2 = centre_kernel(clean_kernel(raw, config.keep_largest) if config.clean else raw, 2, config.keep_negative)
     return k2, (trim_rim(analytic_x4(k2)) if scale == 4 else None)
 
 

@@ -4,11 +4,13 @@ line per failure, a summary, and exit code 1 when any image failed."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+import torch
 import typer
 from rich.markup import escape
 
@@ -72,7 +74,9 @@ def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: P
                 progress.update(bar, visible=False)
                 progress.advance(overall)
         else:
-            with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            threads = max(1, (os.cpu_count() or 1) // jobs)  # the workers share the cores, never oversubscribe
+            with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=torch.set_num_threads,
+                                     initargs=(threads,)) as pool:
                 futures = [pool.submit(work, path, None) for path in paths]
                 for future in as_completed(futures):
                     report(future.result())

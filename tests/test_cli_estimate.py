@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from conftest import SAMPLES
@@ -248,3 +249,18 @@ def test_estimator_settings_by_opt_are_typed_and_checked(tmp_path, folder):
     ok = run("estimate", folder / "one.png", "-o", out, "--opt", "prior_views=1", "--json", "--force")
     assert ok.exit_code == 0
     assert json.loads((out / "one.json").read_text())["settings"]["prior_views"] == 1
+
+
+def _report_threads(path, on_step):
+    return {"status": "ok", "image": str(path), "summary": "", "threads": torch.get_num_threads()}
+
+
+def test_worker_processes_share_the_cores_instead_of_each_taking_all(tmp_path, monkeypatch):
+    from kernelgan_cli.batch import run_batch
+
+    seen: list[int] = []
+    monkeypatch.setattr("kernelgan_cli.batch.print_json", lambda event: seen.append(event["threads"]))
+    monkeypatch.setattr("os.cpu_count", lambda: 6)  # read in this process, before the workers start
+    paths = [tmp_path / f"{i}.png" for i in range(3)]
+    run_batch(paths, _report_threads, label="x", done="done", output=tmp_path, quiet=True, as_json=True, jobs=2)
+    assert seen == [3, 3, 3]  # 6 cores, 2 workers (torch alone would take every core in each)

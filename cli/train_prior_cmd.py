@@ -22,8 +22,8 @@ def train_prior_cmd(
     samples: int = typer.Option(DEFAULTS.samples, "--samples", min=100, help="Synthetic training pairs."),
     epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", min=1, help="Passes over the pairs."),
     seed: int = typer.Option(DEFAULTS.seed, "--seed"),
-    bicubic_mix: bool = typer.Option(DEFAULTS.shape.bicubic_mix, "--bicubic-mix/--no-bicubic-mix",
-                                     help="Let the network mix MATLAB's bicubic kernel (negative lobes) into its output."),
+    software_head: bool = typer.Option(DEFAULTS.shape.software_head, "--software-head/--no-software-head",
+                                       help="Also learn to tell software (MATLAB bicubic) downscaling apart."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch CPU threads."),
     force: bool = typer.Option(False, "--force", help="Overwrite the weights file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch lines."),
@@ -46,7 +46,7 @@ def train_prior_cmd(
     torch.set_num_threads(threads)
     try:
         weights = train_prior_on_photos(paths, PriorTrainSettings(samples=samples, epochs=epochs, seed=seed,
-                                                                           shape=PriorShape(bicubic_mix=bicubic_mix)),
+                                                                           shape=PriorShape(software_head=software_head)),
                                         log=(lambda m: None) if quiet else err.print)
     finally:
         torch.set_num_threads(before)

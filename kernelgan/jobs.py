@@ -17,6 +17,7 @@ import torch
 from . import __version__
 from .errors import InputError, KernelganError
 from .estimator import EstimateResult, EstimatorConfig
+from .estimator.prior import SOFTWARE_THRESHOLD
 from .estimator.train import estimate_kernels
 from .io import load_kernel, read_image, save_kernel, write_image
 from .kernel_shape import kernel_shape
@@ -165,7 +166,9 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
     return {"seconds": round(seconds, 3), "seed_used": result.seed, "retries": len(result.attempts) - 1,
             "quality": result.quality, "kernel_size": round(shape.size, 4), "anisotropy": round(shape.anisotropy, 4),
             "outputs": [str(p) for p in outputs],
-            "summary": f"kernel size {shape.size:.2f} px², anisotropy {shape.anisotropy:.2f}, {seconds:.1f} s"}
+            "summary": f"kernel size {shape.size:.2f} px², anisotropy {shape.anisotropy:.2f}"
+                       + (" (software bicubic downscaling detected)" if result.quality.get(
+                           "software_downscaling_probability", 0.0) > SOFTWARE_THRESHOLD else "") + f", {seconds:.1f} s"}
 
 
 def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, backend: str,

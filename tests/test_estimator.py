@@ -232,30 +232,31 @@ def test_prior_estimate_is_deterministic_and_a_valid_kernel(textured):
     assert a.kernel_x2.min() >= bicubic_kernel(2).min() - 1e-9 and a.kernel_x2.sum() == pytest.approx(1.0)
 
 
-def test_prior_network_mixes_in_the_bicubic_kernel_with_its_negative_lobes():
-    from kernelgan.estimator.prior import PriorShape, SpectrumNet
+def test_prior_software_head_returns_matlabs_bicubic_kernel_with_its_negative_lobes():
+    from kernelgan.estimator.prior import PriorPrediction, PriorShape, SpectrumNet
     from kernelgan.estimator.prior_train import PriorTrainSettings, make_dataset
     from kernelgan.estimator.spectrum import BINS
-    from kernelgan.families import truth_grid
+    from kernelgan.families import isotropic_gaussian, truth_grid
 
-    net = SpectrumNet(PriorShape(bicubic_mix=True)).eval()
-    last = net.head[-1]
-    spectra = torch.randn(2, 1, BINS, BINS)
-    bicubic = truth_grid(bicubic_kernel(2), 13, keep_negative=True)
+    net = SpectrumNet(PriorShape(software_head=True)).eval()
+    spectra = torch.randn(3, 1, BINS, BINS)
     with torch.no_grad():
-        torch.nn.init.zeros_(last.weight)
-        last.bias.zero_()
-        last.bias[-1] = 30.0  # all bicubic
-        np.testing.assert_allclose(net(spectra).numpy(), np.stack([bicubic] * 2), atol=1e-6)
-        assert bicubic.min() < -0.01
-        last.bias[-1] = -30.0  # no bicubic: the softmax (uniform here)
-        np.testing.assert_allclose(net(spectra).numpy(), np.full((2, 13, 13), 1 / 169), atol=1e-6)
-    # training targets keep the bicubic family's lobes only for such a network
+        kernels, logits = net.predict(spectra)
+    assert kernels.shape == (3, 13, 13) and logits is not None and logits.shape == (3,)
+    assert torch.equal(net(spectra), kernels) and kernels.min() >= 0
+    assert SpectrumNet(PriorShape()).predict(spectra)[1] is None
+    # the estimate: MATLAB's kernel, lobes and all, when software downscaling is likely; else the views' mean
+    views = np.stack([truth_grid(isotropic_gaussian(v), 13) for v in (0.8, 1.2)])
+    bicubic = truth_grid(bicubic_kernel(2), 13, keep_negative=True)
+    assert bicubic.min() < -0.01
+    np.testing.assert_allclose(PriorPrediction(views, 0.9).kernel(), bicubic)
+    for probability in (0.1, None):
+        np.testing.assert_allclose(PriorPrediction(views, probability).kernel(), views.mean(axis=0))
+    # training labels: 1 for the bicubic family only; kernel targets stay non-negative
     photo = np.random.default_rng(0).random((200, 200))
-    for mix in (True, False):
-        settings = PriorTrainSettings(shape=PriorShape(bicubic_mix=mix))
-        _, kernels = make_dataset([photo], 6, settings, seed=1, families=("bicubic",))
-        assert (kernels.min() < -0.01) == mix
+    for family, label in (("bicubic", 1.0), ("sharp", 0.0)):
+        _, targets, software = make_dataset([photo], 4, PriorTrainSettings(), seed=1, families=(family,))
+        assert targets.min() >= 0 and np.all(software == label)
 
 
 def test_default_estimator_on_div2krk_beats_the_fixed_kernel_and_tracks_size():

@@ -19,11 +19,12 @@ from ..errors import InputError
 from ..families import truth_grid
 from ..io import atomic_path
 from ..kernel_shape import kernel_shape
-from ..kernels import bicubic_kernel, centre_kernel
+from ..kernels import bicubic_kernel, centre_kernel, normalise
 from .spectrum import BINS, view_spectra
 
 FORMAT = "kernelgan-prior-1"
 KERNEL_SIZE = 13  # the predicted kernel's grid (G's kernel size)
+SOFTWARE_THRESHOLD = 0.5  # software downscaling more likely than this: the estimate is MATLAB's bicubic kernel
 
 
 @dataclass(frozen=True)
@@ -31,39 +32,36 @@ class PriorShape:
     channels: int = 32
     hidden: int = 256
     kernel_size: int = KERNEL_SIZE
-    bicubic_mix: bool = False  # one more output: a share of MATLAB's bicubic kernel (negative lobes) mixed in
+    software_head: bool = False  # one more output: was the photo downscaled in software (MATLAB's bicubic)?
 
 
 class SpectrumNet(nn.Module):
-    """(log spectra B x 1 x BINS x BINS) -> kernels B x K x K, each summing to 1: a softmax (non-negative), or
-    with ``bicubic_mix`` (1 − m) x softmax + m x MATLAB's x2 bicubic kernel, m in (0, 1) predicted too, so that
-    software downscaling, whose kernel has negative lobes, can be returned as it is."""
+    """(log spectra B x 1 x BINS x BINS) -> kernels B x K x K, non-negative, each summing to 1 (a softmax); with
+    ``software_head`` also the logit (B) of "downscaled in software with MATLAB's bicubic kernel", a kernel with
+    negative lobes that the softmax cannot return."""
 
     def __init__(self, shape: PriorShape):
         super().__init__()
         c = shape.channels
         self.shape = shape
-        if shape.bicubic_mix:
-            b = truth_grid(bicubic_kernel(2), shape.kernel_size, keep_negative=True)
-            self.register_buffer("bicubic", torch.from_numpy(b).float(), persistent=False)
         self.features = nn.Sequential(
             nn.Conv2d(1, c, 5, padding=2), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
             nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
             nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
         )
         flat = 2 * c * (BINS // 8) ** 2
-        outputs = shape.kernel_size ** 2 + int(shape.bicubic_mix)
+        outputs = shape.kernel_size ** 2 + int(shape.software_head)
         self.head = nn.Sequential(nn.Linear(flat, shape.hidden), nn.ReLU(), nn.Linear(shape.hidden, outputs))
 
-    def forward(self, spectra: torch.Tensor) -> torch.Tensor:
+    def predict(self, spectra: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(kernels B x K x K, software logits B or None without the head)."""
         logits = self.head(self.features(spectra).flatten(1))
         k = self.shape.kernel_size
         kernels = F.softmax(logits[:, : k * k], dim=1).reshape(-1, k, k)
-        if not self.shape.bicubic_mix:
-            return kernels
-        share = torch.sigmoid(logits[:, -1])[:, None, None]
-        bicubic: torch.Tensor = self.bicubic  # type: ignore[assignment]  # a buffer
-        return (1 - share) * kernels + share * bicubic
+        return kernels, (logits[:, -1] if self.shape.software_head else None)
+
+    def forward(self, spectra: torch.Tensor) -> torch.Tensor:
+        return self.predict(spectra)[0]
 
 
 @dataclass
@@ -119,19 +117,36 @@ def _undo_dihedral(k: np.ndarray, t: int) -> np.ndarray:
     return np.rot90(k, -(t % 4))
 
 
+@dataclass
+class PriorPrediction:
+    """What the prior reads from one image: a kernel per view and, with a software head, the probability that
+    the photo was downscaled in software (MATLAB's bicubic kernel), averaged over the views."""
+
+    kernels: np.ndarray  # views x KERNEL_SIZE x KERNEL_SIZE float64, each centred, non-negative, summing to 1
+    software_probability: float | None
+
+    def kernel(self, threshold: float = SOFTWARE_THRESHOLD) -> np.ndarray:
+        """The estimate: MATLAB's bicubic kernel (negative lobes kept) when software downscaling is more likely
+        than ``threshold``, else the mean of the views (centred alike, so their mean is too)."""
+        size = self.kernels.shape[-1]
+        if self.software_probability is not None and self.software_probability > threshold:
+            return truth_grid(bicubic_kernel(2), size, keep_negative=True)
+        return normalise(self.kernels.mean(axis=0))
+
+
 def predict_views(image: np.ndarray, weights: Path | None = None, views: int = 1,
-                  device: torch.device | str = "cpu") -> np.ndarray:
+                  device: torch.device | str = "cpu") -> PriorPrediction:
     """The prior's x2 kernel for each of the first ``views`` rotations/flips of ``image`` (HxWx3 in [0, 1]),
-    turned back to the image's orientation and centred: views x KERNEL_SIZE x KERNEL_SIZE float64 (negative lobes
-    only from a ``bicubic_mix`` network). The FFTs and the network run on ``device``."""
+    turned back to the image's orientation and centred. The FFTs and the network run on ``device``."""
     if views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {views}")
     net = load_network(weights, device)
     spectra = torch.from_numpy(view_spectra(image, views, device)[:, None]).to(device)
     with torch.no_grad():
-        kernels = net(spectra).double().cpu().numpy()
-    keep_negative = net.shape.bicubic_mix
-    return np.stack([centre_kernel(_undo_dihedral(k, t), 2, keep_negative) for t, k in enumerate(kernels)])
+        kernels, logits = net.predict(spectra)
+    turned = [centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels.double().cpu().numpy())]
+    probability = None if logits is None else float(torch.sigmoid(logits.double()).mean())
+    return PriorPrediction(np.stack(turned), probability)
 
 
 def view_size_spread(kernels: np.ndarray) -> float:

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..families import FAMILIES, sample_kernel, truth_grid
 from ..io import read_image
+from ..metrics import MAX_PSNR
 from ..presets.ops import jpeg
 from ..resize import blur, imresize
 from ..rng import seeded
@@ -25,6 +27,7 @@ from .prior import PriorShape, PriorWeights, SpectrumNet
 from .spectrum import TILE, gray, log_spectrum
 
 PRE_SCALES = (1.0, 0.7, 0.5)
+Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]  # spectra, kernels, software labels (``make_dataset``)
 
 
 @dataclass(frozen=True)
@@ -85,19 +88,22 @@ def load_gray_photos(paths: list[Path]) -> list[np.ndarray]:
 
 def make_dataset(photos: list[np.ndarray], n: int, settings: PriorTrainSettings, seed: int,
                  families: tuple[str, ...] = FAMILIES, progress: Callable[[int], None] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` pairs: spectra n x 1 x BINS x BINS (float32) and true kernels n x K x K (float32, centred)."""
+                 ) -> Pairs:
+    """``n`` pairs: spectra n x 1 x BINS x BINS (float32), true kernels n x K x K (float32, centred, negative
+    lobes clipped) and software labels n (float32, 1 for the ``bicubic`` family)."""
     rng = np.random.default_rng(seed)
-    spectra, kernels = [], []
+    spectra, kernels, software = [], [], []
     k_size = settings.shape.kernel_size
     for i in range(n):
-        k = sample_kernel(families[rng.integers(len(families))], rng)
+        family = families[rng.integers(len(families))]
+        k = sample_kernel(family, rng)
         photo = photos[rng.integers(len(photos))]
         spectra.append(make_pair(photo, k, rng, settings))
-        kernels.append(truth_grid(k, k_size, keep_negative=settings.shape.bicubic_mix))
+        kernels.append(truth_grid(k, k_size))
+        software.append(float(family == "bicubic"))
         if progress is not None and (i + 1) % 1000 == 0:
             progress(i + 1)
-    return np.stack(spectra)[:, None], np.stack(kernels).astype(np.float32)
+    return np.stack(spectra)[:, None], np.stack(kernels).astype(np.float32), np.array(software, dtype=np.float32)
 
 
 def log_size(k: torch.Tensor) -> torch.Tensor:
@@ -110,19 +116,20 @@ def log_size(k: torch.Tensor) -> torch.Tensor:
     return torch.log(var + 1e-4)
 
 
-def train_prior(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], settings: PriorTrainSettings,
+def train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings,
                 log: Callable[[str], None] = print) -> tuple[PriorWeights, list[dict]]:
-    """Adam with cosine decay on kernel MSE (x1000) + ``moment_weight`` x |log-size error|; returns the
-    weights of the last epoch and the validation history (kernel PSNR and size correlation per epoch)."""
+    """Adam with cosine decay on kernel MSE (x1000) + ``moment_weight`` x |log-size error| (+ the software head's
+    binary cross-entropy); returns the weights of the last epoch and the validation history (kernel PSNR, size
+    correlation and the software head's accuracy per epoch)."""
     with seeded(settings.seed, None):  # torch's global RNG is restored afterwards
         return _train_prior(train, val, settings, log)
 
 
-def _train_prior(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
-                 settings: PriorTrainSettings, log: Callable[[str], None]) -> tuple[PriorWeights, list[dict]]:
+def _train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Callable[[str], None]
+                 ) -> tuple[PriorWeights, list[dict]]:
     net = SpectrumNet(settings.shape)
-    x, y = torch.from_numpy(train[0]), torch.from_numpy(train[1])
-    xv, yv = torch.from_numpy(val[0]), torch.from_numpy(val[1])
+    x, y, sw = (torch.from_numpy(a) for a in train)
+    xv, yv, swv = (torch.from_numpy(a) for a in val)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
     steps = settings.epochs * (len(x) // settings.batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=settings.lr_end)
@@ -134,23 +141,27 @@ def _train_prior(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np
         order = torch.randperm(len(x), generator=gen)
         for b in range(len(x) // settings.batch):
             idx = order[b * settings.batch:(b + 1) * settings.batch]
-            pred = net(x[idx])
+            pred, software = net.predict(x[idx])
             loss = (1000 * ((pred - y[idx]) ** 2).mean()
                     + settings.moment_weight * (log_size(pred) - log_size(y[idx])).abs().mean())
+            if software is not None:
+                loss = loss + F.binary_cross_entropy_with_logits(software, sw[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
         net.eval()
         with torch.no_grad():
-            pv = net(xv)
+            pv, software = net.predict(xv)
+        accuracy = None if software is None else float(((software > 0) == (swv > 0.5)).float().mean())
         mse = ((pv - yv) ** 2).mean(dim=(1, 2))
-        psnr = float((10 * torch.log10(1 / mse)).mean())
+        psnr = float((10 * torch.log10(1 / mse)).clamp(max=MAX_PSNR).mean())  # an exact kernel: MAX_PSNR, not inf
         corr = float(np.corrcoef(log_size(pv).numpy(), log_size(yv).numpy())[0, 1])
         history.append({"epoch": epoch + 1, "val_kernel_psnr": round(psnr, 3), "val_size_corr": round(corr, 4),
-                        "seconds": round(time.perf_counter() - start, 1)})
+                        "val_software_accuracy": accuracy, "seconds": round(time.perf_counter() - start, 1)})
         log(f"epoch {epoch + 1}/{settings.epochs}: val kernel PSNR {psnr:.2f} dB, size corr {corr:.3f}, "
-            f"{time.perf_counter() - start:.0f} s")
+            + ("" if accuracy is None else f"software accuracy {accuracy:.3f}, ")
+            + f"{time.perf_counter() - start:.0f} s")
     weights = PriorWeights(settings.shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
                            {**{k: v for k, v in asdict(settings).items() if k != "shape"}, "history": history})
     return weights, history

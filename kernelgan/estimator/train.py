@@ -53,9 +53,11 @@ def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
         return losses.bicubic_target_kernel(config.kernel_size), {}
     if config.early_prior == "learned":
         weights = Path(config.prior_weights) if config.prior_weights else None
-        views = predict_views(image, weights, views=config.prior_views, device=device)
-        # the views are centred alike, so their mean is too
-        return normalise(fit_size(views.mean(axis=0), config.kernel_size)), {"view_size_spread": view_size_spread(views)}
+        prediction = predict_views(image, weights, views=config.prior_views, device=device)
+        quality = {"view_size_spread": view_size_spread(prediction.kernels)}
+        if prediction.software_probability is not None:
+            quality["software_downscaling_probability"] = prediction.software_probability
+        return normalise(fit_size(prediction.kernel(), config.kernel_size)), quality
     raise InputError(f"unknown early prior {config.early_prior!r} (use bicubic or learned)")
 
 

@@ -17,7 +17,6 @@ import torch
 from . import __version__
 from .errors import InputError, KernelganError
 from .estimator import EstimateResult, EstimatorConfig
-from .estimator.prior import SOFTWARE_THRESHOLD
 from .estimator.train import estimate_kernels
 from .io import load_kernel, read_image, save_kernel, write_image
 from .kernel_shape import kernel_shape
@@ -168,7 +167,7 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
             "outputs": [str(p) for p in outputs],
             "summary": f"kernel size {shape.size:.2f} px², anisotropy {shape.anisotropy:.2f}"
                        + (" (software bicubic downscaling detected)" if result.quality.get(
-                           "software_downscaling_probability", 0.0) > SOFTWARE_THRESHOLD else "") + f", {seconds:.1f} s"}
+                           "software_downscaling_probability", 0.0) > config.software_threshold else "") + f", {seconds:.1f} s"}
 
 
 def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, backend: str,

@@ -80,9 +80,11 @@ def assert_trained_on_bsd100_and_set14_only(names: list[str]) -> None:
 def test_shipped_prior_weights_record_their_training():
     from kernelgan.estimator.prior import PriorWeights, shipped_weights_path
 
-    w = PriorWeights.load(shipped_weights_path())
-    assert len(w.settings["history"]) == w.settings["epochs"]
-    assert_trained_on_bsd100_and_set14_only(w.settings["train_photos"] + w.settings["held_out_photos"])
+    for name in ("prior", "software"):
+        w = PriorWeights.load(shipped_weights_path(name))
+        assert len(w.settings["history"]) == w.settings["epochs"]
+        assert_trained_on_bsd100_and_set14_only(w.settings["train_photos"] + w.settings["held_out_photos"])
+    assert PriorWeights.load(shipped_weights_path("software")).shape.software_head
 
 
 def test_shipped_basis_reconstructs_div2krk_style_kernels():

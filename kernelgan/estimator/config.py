@@ -23,6 +23,9 @@ class EstimatorConfig:
     early_prior: str = "bicubic"
     prior_views: int = 1  # learned prior: 1, or 8 to average over the image's rotations and flips
     prior_weights: str = ""  # learned prior: a weights file from `kernelgan train-prior` ("": the shipped ones)
+    software_detector: str = ""  # learned prior: weights whose software head says whether the photo was downscaled
+    # in software ("shipped": the shipped detector; "": none, unless the kernel network has that head)
+    software_threshold: float = 0.8  # above this probability the estimate is MATLAB's bicubic kernel (lobes kept)
     # optimisation; 0 steps: no GAN, the estimate is the early prior's kernel
     iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (README)
     crops_per_step: int = 1

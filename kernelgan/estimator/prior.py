@@ -24,7 +24,6 @@ from .spectrum import BINS, view_spectra
 
 FORMAT = "kernelgan-prior-1"
 KERNEL_SIZE = 13  # the predicted kernel's grid (G's kernel size)
-SOFTWARE_THRESHOLD = 0.5  # software downscaling more likely than this: the estimate is MATLAB's bicubic kernel
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,9 @@ class PriorWeights:
         return cls(PriorShape(**data["shape"]), data["state"], data["settings"])
 
 
-def shipped_weights_path() -> Path:
-    return Path(str(files("kernelgan.estimator") / "weights" / "prior.pt"))
+def shipped_weights_path(name: str = "prior") -> Path:
+    """The shipped weights: ``prior`` (the kernel network) or ``software`` (the software-downscaling detector)."""
+    return Path(str(files("kernelgan.estimator") / "weights" / f"{name}.pt"))
 
 
 _CACHE: dict[tuple[str, str], SpectrumNet] = {}
@@ -119,13 +119,13 @@ def _undo_dihedral(k: np.ndarray, t: int) -> np.ndarray:
 
 @dataclass
 class PriorPrediction:
-    """What the prior reads from one image: a kernel per view and, with a software head, the probability that
+    """What the prior reads from one image: a kernel per view and, with a software detector, the probability that
     the photo was downscaled in software (MATLAB's bicubic kernel), averaged over the views."""
 
     kernels: np.ndarray  # views x KERNEL_SIZE x KERNEL_SIZE float64, each centred, non-negative, summing to 1
     software_probability: float | None
 
-    def kernel(self, threshold: float = SOFTWARE_THRESHOLD) -> np.ndarray:
+    def kernel(self, threshold: float) -> np.ndarray:
         """The estimate: MATLAB's bicubic kernel (negative lobes kept) when software downscaling is more likely
         than ``threshold``, else the mean of the views (centred alike, so their mean is too)."""
         size = self.kernels.shape[-1]
@@ -135,15 +135,21 @@ class PriorPrediction:
 
 
 def predict_views(image: np.ndarray, weights: Path | None = None, views: int = 1,
-                  device: torch.device | str = "cpu") -> PriorPrediction:
+                  device: torch.device | str = "cpu", detector: Path | None = None) -> PriorPrediction:
     """The prior's x2 kernel for each of the first ``views`` rotations/flips of ``image`` (HxWx3 in [0, 1]),
-    turned back to the image's orientation and centred. The FFTs and the network run on ``device``."""
+    turned back to the image's orientation and centred, and the software head's probability (of the
+    ``detector`` network when given, else of the kernel network if it has that head). The FFTs and the networks
+    run on ``device``."""
     if views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {views}")
     net = load_network(weights, device)
     spectra = torch.from_numpy(view_spectra(image, views, device)[:, None]).to(device)
     with torch.no_grad():
         kernels, logits = net.predict(spectra)
+        if detector is not None:
+            logits = load_network(detector, device).predict(spectra)[1]
+            if logits is None:
+                raise InputError(f"{detector}: these prior weights have no software-downscaling head")
     turned = [centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels.double().cpu().numpy())]
     probability = None if logits is None else float(torch.sigmoid(logits.double()).mean())
     return PriorPrediction(np.stack(turned), probability)

@@ -42,10 +42,12 @@ DEFAULT = "prior"
 register(EstimatorSpec(
     "prior", "learned kernel prior: a small network reads the image's mean local power spectrum and predicts its "
     "kernel, averaged over the image's 8 rotations/flips (trained on BSD100/Set14 over five kernel families)",
-    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True)))
+    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
+                    software_detector="shipped")))
 register(EstimatorSpec(
     "prior-x1", "the learned prior on the image as it is (one view instead of 8: less accurate, 8x less FFT work)",
-    EstimatorConfig(early_prior="learned", prior_views=1, iters=0, clean=False, keep_negative=True)))
+    EstimatorConfig(early_prior="learned", prior_views=1, iters=0, clean=False, keep_negative=True,
+                    software_detector="shipped")))
 register(EstimatorSpec(
     "prior+kernelgan", "KernelGAN (250 steps) whose early prior is the learned prior's kernel instead of bicubic",
     EstimatorConfig(early_prior="learned", prior_views=8)))

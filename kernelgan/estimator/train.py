@@ -23,7 +23,7 @@ from .batched import train_kernels
 from .config import EstimatorConfig
 from .crops import CropSampler, NoiseStream
 from .networks import Discriminator, Generator
-from .prior import predict_views, view_size_spread
+from .prior import predict_views, shipped_weights_path, view_size_spread
 from .registry import DEFAULT, get_estimator
 from .schedule import Schedule
 
@@ -53,11 +53,13 @@ def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
         return losses.bicubic_target_kernel(config.kernel_size), {}
     if config.early_prior == "learned":
         weights = Path(config.prior_weights) if config.prior_weights else None
-        prediction = predict_views(image, weights, views=config.prior_views, device=device)
+        detector = {"": None, "shipped": shipped_weights_path("software")}.get(config.software_detector,
+                                                                             Path(config.software_detector))
+        prediction = predict_views(image, weights, config.prior_views, device, detector)
         quality = {"view_size_spread": view_size_spread(prediction.kernels)}
         if prediction.software_probability is not None:
             quality["software_downscaling_probability"] = prediction.software_probability
-        return normalise(fit_size(prediction.kernel(), config.kernel_size)), quality
+        return normalise(fit_size(prediction.kernel(config.software_threshold), config.kernel_size)), quality
     raise InputError(f"unknown early prior {config.early_prior!r} (use bicubic or learned)")
 
 

@@ -45,9 +45,8 @@ def train_prior_cmd(
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        weights = train_prior_on_photos(paths, PriorTrainSettings(samples=samples, epochs=epochs, seed=seed,
-                                                                           shape=PriorShape(software_head=software_head)),
-                                        log=(lambda m: None) if quiet else err.print)
+        settings = PriorTrainSettings(samples=samples, epochs=epochs, seed=seed, shape=PriorShape(software_head=software_head))
+        weights = train_prior_on_photos(paths, settings, log=(lambda m: None) if quiet else err.print)
     finally:
         torch.set_num_threads(before)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -162,12 +162,12 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
             raise KernelganError(sr_event["error"])
     write_estimate(output, stem, kernels, record)
     shape = kernel_shape(result.kernel_x2)
+    software = result.quality.get("software_downscaling_probability", 0.0) > config.software_threshold
+    note = " (software bicubic downscaling detected)" if software else ""
     return {"seconds": round(seconds, 3), "seed_used": result.seed, "retries": len(result.attempts) - 1,
             "quality": result.quality, "kernel_size": round(shape.size, 4), "anisotropy": round(shape.anisotropy, 4),
             "outputs": [str(p) for p in outputs],
-            "summary": f"kernel size {shape.size:.2f} px², anisotropy {shape.anisotropy:.2f}"
-                       + (" (software bicubic downscaling detected)" if result.quality.get(
-                           "software_downscaling_probability", 0.0) > config.software_threshold else "") + f", {seconds:.1f} s"}
+            "summary": f"kernel size {shape.size:.2f} px², anisotropy {shape.anisotropy:.2f}{note}, {seconds:.1f} s"}
 
 
 def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, backend: str,

@@ -51,7 +51,8 @@ class EstimatorConfig:
     # post-processing
     clean: bool = True  # the paper's clean-up (below); centring is always done
     keep_largest: int = 40  # zero values under 0.75x the (keep_largest+1)-th largest
-    keep_negative: bool = False  # keep negative lobes when centring (the prior's bicubic share); the GAN's are clipped
+    keep_negative: bool = False  # keep negative lobes when centring (MATLAB's kernel from the software detector);
+    # the GAN's are clipped, as in the paper
     # robustness
     max_retries: int = 2
 

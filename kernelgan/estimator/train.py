@@ -44,6 +44,13 @@ class EstimateResult:
     quality: dict[str, float] = field(default_factory=dict)
 
 
+def _detector_path(setting: str) -> Path | None:
+    """The software detector's weights for ``EstimatorConfig.software_detector`` ("", "shipped" or a path)."""
+    if not setting:
+        return None
+    return shipped_weights_path("software") if setting == "shipped" else Path(setting)
+
+
 def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
                        device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, float]]:
     """The KxK kernel G is pulled towards early in training: MATLAB's bicubic kernel (the paper) or the
@@ -53,9 +60,7 @@ def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
         return losses.bicubic_target_kernel(config.kernel_size), {}
     if config.early_prior == "learned":
         weights = Path(config.prior_weights) if config.prior_weights else None
-        detector = {"": None, "shipped": shipped_weights_path("software")}.get(config.software_detector,
-                                                                             Path(config.software_detector))
-        prediction = predict_views(image, weights, config.prior_views, device, detector)
+        prediction = predict_views(image, weights, config.prior_views, device, _detector_path(config.software_detector))
         quality = {"view_size_spread": view_size_spread(prediction.kernels)}
         if prediction.software_probability is not None:
             quality["software_downscaling_probability"] = prediction.software_probability

@@ -22,6 +22,9 @@ def train_prior_cmd(
     samples: int = typer.Option(DEFAULTS.samples, "--samples", min=100, help="Synthetic training pairs."),
     epochs: int = typer.Option(DEFAULTS.epochs, "--epochs", min=1, help="Passes over the pairs."),
     seed: int = typer.Option(DEFAULTS.seed, "--seed"),
+    pre_scales: str = typer.Option(",".join(f"{f:g}" for f in DEFAULTS.pre_scales), "--pre-scales",
+                                   help="Each photo is also used resized by these factors (comma-separated; "
+                                        "under 1: sharper per pixel, over 1: softer)."),
     software_head: bool = typer.Option(DEFAULTS.shape.software_head, "--software-head/--no-software-head",
                                        help="Also learn to tell software (MATLAB bicubic) downscaling apart."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch CPU threads."),
@@ -30,8 +33,8 @@ def train_prior_cmd(
 ) -> None:
     """Train the kernel prior used by the `prior` estimators (the shipped weights came from this command; README).
 
-    Every tenth photo (by name) is held out for validation. Pairs: an HR crop (also from x0.7 and x0.5
-    downscaled copies), a kernel of a random family (div2krk, sharp, bicubic, motion, defocus), blur + x2
+    Every tenth photo (by name) is held out for validation. Pairs: an HR crop (also from the resized copies of
+    --pre-scales), a kernel of a random family (div2krk, sharp, bicubic, motion, defocus), blur + x2
     subsample, noise on 30% of them, 8-bit rounding; the input is the LR crop's mean local power spectrum.
     """
     if output.exists() and not force:
@@ -42,10 +45,17 @@ def train_prior_cmd(
         fail(f"{missing[0]}: no such file")
     if len(paths) < 10:
         fail(f"{len(paths)} photos: give at least 10 (every tenth is held out)")
+    try:
+        factors = tuple(float(f) for f in pre_scales.split(","))
+    except ValueError:
+        factors = ()
+    if not factors or any(not 0.1 <= f <= 4 for f in factors):
+        fail(f"--pre-scales {pre_scales!r}: give comma-separated factors between 0.1 and 4")
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        settings = PriorTrainSettings(samples=samples, epochs=epochs, seed=seed, shape=PriorShape(software_head=software_head))
+        settings = PriorTrainSettings(samples=samples, epochs=epochs, seed=seed, pre_scales=factors,
+                                      shape=PriorShape(software_head=software_head))
         weights = train_prior_on_photos(paths, settings, log=(lambda m: None) if quiet else err.print)
     finally:
         torch.set_num_threads(before)

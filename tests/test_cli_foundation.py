@@ -135,3 +135,12 @@ def test_degrade_normalises_a_kernel_with_a_warning_and_writes_the_normalised_tr
     result = run("degrade", hr_dir / "b.png", "-o", out, "--kernel", tmp_path / "big.npy", "-q")
     assert result.exit_code == 0 and "warning" in result.output and "normalised" in result.output
     assert load_kernel(out / "b_gt_kernel_x2.npy").sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_train_prior_rejects_bad_pre_scales_in_one_line(tmp_path, hr_dir):
+    for d in range(10):  # enough photos to get past the count check
+        write_image(hr_dir / f"p{d}.png", natural_image(64, 64, seed=10 + d))
+    for bad in ("x", "0.01", ""):
+        result = run("train-prior", hr_dir, "-o", tmp_path / "w.pt", "--pre-scales", bad)
+        assert one_line_error(result) and "--pre-scales" in result.output
+    assert not (tmp_path / "w.pt").exists()

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import SAMPLES
+from conftest import SAMPLES, natural_image
 from kernelgan.errors import InputError
 from kernelgan.estimator import EstimatorConfig, estimate_kernel, losses
 from kernelgan.estimator.crops import CropSampler, gradient_cells
@@ -315,3 +315,17 @@ def test_view_spectra_are_the_spectra_of_the_rotated_and_flipped_image(textured)
             turned = turned[:, ::-1] if t >= 4 else turned
             np.testing.assert_allclose(views[t], log_spectrum(np.ascontiguousarray(turned)), atol=1e-5)
         assert np.abs(views[0] - views[1]).max() > 1e-3  # the views do differ
+
+
+def test_prior_training_photos_come_resized_by_every_pre_scale(tmp_path):
+    from kernelgan.estimator.prior_train import load_gray_photos
+    from kernelgan.io import write_image
+
+    path = tmp_path / "photo.png"
+    write_image(path, natural_image(200, 300, seed=4))
+    photos = load_gray_photos([path], (2.0, 1.0, 0.5))
+    # x0.5 gives a 100-px side: its LR would be under one tile plus margin, so that copy is left out
+    assert [p.shape for p in photos] == [(400, 600), (200, 300)]
+    assert all(p.min() >= 0 and p.max() <= 1 for p in photos)
+    # the upscaled copy is softer per pixel: less energy in its pixel-to-pixel differences
+    assert np.abs(np.diff(photos[0], axis=1)).mean() < 0.75 * np.abs(np.diff(photos[1], axis=1)).mean()

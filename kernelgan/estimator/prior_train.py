@@ -2,8 +2,9 @@
 family, blur + x2 subsample, a little noise, 8-bit rounding, sometimes JPEG -> (log spectrum, true kernel).
 
 Photos are split as for SRMD: every tenth (sorted by name) is held out and never trained on; those make the
-tuning set. Sharpness varies between photos, so each is also used downscaled (antialiased bicubic x0.7 and
-x0.5), which makes it sharper per pixel: the prior must not learn one camera's blur as "the image".
+tuning set. Sharpness varies between photos, so each is also used resized (``PriorTrainSettings.pre_scales``):
+downscaled copies are sharper per pixel, upscaled ones softer; the prior must not learn one camera's blur as
+"the image".
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from ..rng import seeded
 from .prior import PriorShape, PriorWeights, SpectrumNet
 from .spectrum import TILE, gray, log_spectrum
 
-PRE_SCALES = (1.0, 0.7, 0.5)
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]  # spectra, kernels, software labels (``make_dataset``)
 
 
@@ -44,6 +44,7 @@ class PriorTrainSettings:
     jpeg_p: float = 0.15  # share of samples saved as JPEG, quality U(jpeg_min, 95)
     jpeg_min: int = 70
     moment_weight: float = 0.1  # weight of the log-size term beside the kernel MSE
+    pre_scales: tuple[float, ...] = (1.0, 0.7, 0.5)  # each photo is also used resized by these factors
     seed: int = 0
     shape: PriorShape = PriorShape()
 
@@ -74,12 +75,13 @@ def make_pair(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator,
 
 
 
-def load_gray_photos(paths: list[Path]) -> list[np.ndarray]:
-    """Each photo as luma at every PRE_SCALES factor where its LR is still at least one tile a side."""
+def load_gray_photos(paths: list[Path], pre_scales: tuple[float, ...]) -> list[np.ndarray]:
+    """Each photo as luma resized by every factor of ``pre_scales`` (bicubic, antialiased when shrinking) where its
+    LR is still at least one tile a side."""
     out = []
     for path in paths:
         y = gray(read_image(path))
-        for f in PRE_SCALES:
+        for f in pre_scales:
             img = y if f == 1.0 else imresize(y, f)
             if min(img.shape) >= 2 * TILE + 16:
                 out.append(np.clip(img, 0, 1))
@@ -173,8 +175,9 @@ def train_prior_on_photos(paths: list[Path], settings: PriorTrainSettings, log: 
     validation history are stored in the weights' settings."""
     train_paths, held_out = split_photos(paths)
     log(f"{len(train_paths)} training photos, {len(held_out)} held out; making {settings.samples} pairs")
-    train = make_dataset(load_gray_photos(train_paths), settings.samples, settings, settings.seed)
-    val = make_dataset(load_gray_photos(held_out), settings.val_samples, settings, settings.seed + 1)
+    train = make_dataset(load_gray_photos(train_paths, settings.pre_scales), settings.samples, settings, settings.seed)
+    val = make_dataset(load_gray_photos(held_out, settings.pre_scales), settings.val_samples, settings,
+                       settings.seed + 1)
     weights, _ = train_prior(train, val, settings, log)
     weights.settings.update(train_photos=[p.name for p in train_paths], held_out_photos=[p.name for p in held_out])
     return weights

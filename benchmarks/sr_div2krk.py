@@ -6,6 +6,11 @@ kernel.
 
     python benchmarks/sr_div2krk.py --limit 8 [--scale 4] [--zssr-published] [--zssr-opt precision=fp32]
         [--methods bicubic,srmd-true]
+    python benchmarks/sr_div2krk.py --set tuning --methods bicubic,zssr-true   # held-out check of settings
+
+``--set tuning`` (x2 only): instead of DIV2KRK, the tuning set's photos (BSD100/Set14, held out of every
+training; see ``suite.py``) as HR, each blurred with its own DIV2KRK-family kernel (seeded by photo name),
+subsampled x2 and rounded to 8 bits. Settings of the SR backends are decided there, not on DIV2KRK.
 
 Prints the process's peak RSS at the end (run one backend per command to read its peak memory).
 """
@@ -17,31 +22,57 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from div2krk import DEFAULT_DATA  # noqa: E402
+from suite import photos  # noqa: E402
 
 from kernelgan.estimator import estimate_kernel  # noqa: E402
 from kernelgan.estimator.registry import DEFAULT, get_estimator  # noqa: E402
-from kernelgan.families import fixed_kernel  # noqa: E402
+from kernelgan.families import fixed_kernel, sample_kernel  # noqa: E402
 from kernelgan.io import load_kernel, read_image  # noqa: E402
 from kernelgan.kernels import bicubic_kernel, x2_kernel_for_x4  # noqa: E402
 from kernelgan.metrics import psnr_y, ssim_y  # noqa: E402
 from kernelgan.sr import get_backend  # noqa: E402
 from kernelgan.sr.base import check_options  # noqa: E402
 from kernelgan.sr.zssr import PUBLISHED  # noqa: E402
-from kernelgan.synth import crop_to_multiple  # noqa: E402
+from kernelgan.synth import crop_to_multiple, degrade, image_rng  # noqa: E402
 
 HR_IDS = (3, 13, 14, 23, 24, 30, 33, 38)
 
 
+def div2krk_cases(data: Path, scale: int, limit: int) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(name, LR, HR, true x2 kernel) for DIV2KRK's images with HR."""
+    for n in HR_IDS[:limit]:
+        lr = read_image(data / f"lr_x{scale}" / f"im_{n}.png")
+        hr = crop_to_multiple(read_image(data / "gt" / f"im_{n}.png"), scale)
+        if scale == 2:
+            truth = load_kernel(data / "gt_k_x2" / f"kernel_{n}.mat")
+        else:  # DIV2KRK's x4 images use other x2 kernels than gt_k_x2: recover the one behind gt_k_x4
+            truth = x2_kernel_for_x4(load_kernel(data / "gt_k_x4" / f"kernel_{n}.mat"))
+        yield f"im_{n}", lr, hr, truth
+
+
+def tuning_cases(data: Path, limit: int, seed: int = 0) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(name, LR, HR, true kernel) for the tuning set's photos, each with its own DIV2KRK-family x2 kernel."""
+    for path in photos("tuning", data)[:limit]:
+        name = f"{path.parent.name}/{path.stem}"
+        hr = crop_to_multiple(read_image(path), 2)
+        truth = sample_kernel("div2krk", image_rng(seed, f"{name}:div2krk"))
+        lr, _ = degrade(hr, 2, kernel=truth)
+        yield path.stem, (np.round(lr * 255) / 255).astype(np.float32), hr, truth
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int, default=8)
+    parser.add_argument("--set", default="div2krk", choices=("div2krk", "tuning"), help="images (see above)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="DIV2KRK folder (--set div2krk)")
+    parser.add_argument("--limit", type=int, default=100, help="first N images only")
     parser.add_argument("--scale", type=int, default=2, choices=(2, 4), help="x4: lr_x4 images, the x2 kernel applied twice")
     parser.add_argument("--zssr-published", action="store_true", help="ZSSR at the published settings (zssr.PUBLISHED)")
     parser.add_argument("--zssr-opt", action="append", default=[], metavar="KEY=VALUE", help="a ZSSR option (repeatable)")
@@ -51,6 +82,8 @@ def main() -> None:
                                              "srmd-bicubic,srmd-fixed,srmd-ours,srmd-true")
     parser.add_argument("--estimator", default=DEFAULT, help="estimator behind the -ours rows (see `kernelgan estimators`)")
     args = parser.parse_args()
+    if args.set == "tuning" and args.scale != 2:
+        parser.error("--set tuning is x2 only")
     zssr = {"config": PUBLISHED} if args.zssr_published else {}
     zssr.update(check_options(get_backend("zssr"), dict(o.split("=", 1) for o in args.zssr_opt)))
     options = {"zssr": zssr, "srmd": {"weights": args.srmd_weights} if args.srmd_weights else {}}
@@ -58,13 +91,9 @@ def main() -> None:
     estimate_seconds: list[float] = []
     results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
     print(f"{'image':>7} " + " ".join(f"{m:>22}" for m in methods))
-    for n in HR_IDS[: args.limit]:
-        lr = read_image(args.data / f"lr_x{args.scale}" / f"im_{n}.png")
-        hr = crop_to_multiple(read_image(args.data / "gt" / f"im_{n}.png"), args.scale)
-        if args.scale == 2:
-            truth = load_kernel(args.data / "gt_k_x2" / f"kernel_{n}.mat")
-        else:  # DIV2KRK's x4 images use other x2 kernels than gt_k_x2: recover the one behind gt_k_x4
-            truth = x2_kernel_for_x4(load_kernel(args.data / "gt_k_x4" / f"kernel_{n}.mat"))
+    cases = (tuning_cases(args.data.parent, args.limit) if args.set == "tuning"
+             else div2krk_cases(args.data, args.scale, args.limit))
+    for name, lr, hr, truth in cases:
         kernels = {"bicubic": bicubic_kernel(2), "fixed": fixed_kernel("div2krk"), "true": truth}
         if any(m.endswith("-ours") for m in methods):
             start = time.perf_counter()
@@ -82,7 +111,7 @@ def main() -> None:
             scores = (psnr_y(sr[:h, :w], hr[:h, :w], args.scale), ssim_y(sr[:h, :w], hr[:h, :w], args.scale), seconds)
             results[m].append(scores)
             cells.append(f"{scores[0]:6.2f}/{scores[1]:.4f}/{seconds:5.0f}s")
-        print(f"{'im_' + str(n):>7} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+        print(f"{name:>7} " + " ".join(f"{c:>22}" for c in cells), flush=True)
     print(f"{'mean':>7} " + " ".join(
         f"{statistics.mean(r[0] for r in results[m]):6.2f}/{statistics.mean(r[1] for r in results[m]):.4f}/"
         f"{statistics.median(r[2] for r in results[m]):5.0f}s" for m in methods))

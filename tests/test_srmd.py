@@ -79,12 +79,15 @@ def assert_trained_on_bsd100_and_set14_only(names: list[str]) -> None:
 
 def test_shipped_prior_weights_record_their_training():
     from kernelgan.estimator.prior import PriorWeights, shipped_weights_path
+    from kernelgan.estimator.prior_train import PriorTrainSettings
 
-    for name in ("prior", "software"):
+    for name in ("prior", "prior_sharp", "software"):
         w = PriorWeights.load(shipped_weights_path(name))
         assert len(w.settings["history"]) == w.settings["epochs"]
         assert_trained_on_bsd100_and_set14_only(w.settings["train_photos"] + w.settings["held_out_photos"])
     assert PriorWeights.load(shipped_weights_path("software")).shape.software_head
+    # the default weights are what `train-prior` makes at its defaults (softened copies of the photos included)
+    assert tuple(PriorWeights.load(shipped_weights_path("prior")).settings["pre_scales"]) == PriorTrainSettings().pre_scales
 
 
 def test_shipped_basis_reconstructs_div2krk_style_kernels():

@@ -22,7 +22,8 @@ class EstimatorConfig:
     # kernel the learned prior predicts from the image's spectrum, see prior.py)
     early_prior: str = "bicubic"
     prior_views: int = 1  # learned prior: 1, or 8 to average over the image's rotations and flips
-    prior_weights: str = ""  # learned prior: a weights file from `kernelgan train-prior` ("": the shipped ones)
+    prior_weights: str = ""  # learned prior: a weights file from `kernelgan train-prior` ("": the shipped ones;
+    # "shipped:prior_sharp": the shipped weights trained without softened photos)
     software_detector: str = ""  # learned prior: weights whose software head says whether the photo was downscaled
     # in software ("shipped": the shipped detector; "": none, unless the kernel network has that head)
     software_threshold: float = 0.8  # above this probability the estimate is MATLAB's bicubic kernel (lobes kept)

@@ -44,7 +44,7 @@ class PriorTrainSettings:
     jpeg_p: float = 0.15  # share of samples saved as JPEG, quality U(jpeg_min, 95)
     jpeg_min: int = 70
     moment_weight: float = 0.1  # weight of the log-size term beside the kernel MSE
-    pre_scales: tuple[float, ...] = (1.0, 0.7, 0.5)  # each photo is also used resized by these factors
+    pre_scales: tuple[float, ...] = (2.0, 1.5, 1.0, 0.7, 0.5)  # each photo is also used resized by these factors
     seed: int = 0
     shape: PriorShape = PriorShape()
 

@@ -44,11 +44,14 @@ class EstimateResult:
     quality: dict[str, float] = field(default_factory=dict)
 
 
-def _detector_path(setting: str) -> Path | None:
-    """The software detector's weights for ``EstimatorConfig.software_detector`` ("", "shipped" or a path)."""
+def _weights_path(setting: str, shipped: str) -> Path | None:
+    """A weights setting of ``EstimatorConfig``: "" none (for the prior: its default weights), "shipped" the shipped
+    file ``shipped``, "shipped:NAME" the shipped file NAME, anything else a path."""
     if not setting:
         return None
-    return shipped_weights_path("software") if setting == "shipped" else Path(setting)
+    if setting == "shipped" or setting.startswith("shipped:"):
+        return shipped_weights_path(setting.partition(":")[2] or shipped)
+    return Path(setting)
 
 
 def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
@@ -59,8 +62,8 @@ def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
     if config.early_prior == "bicubic":
         return losses.bicubic_target_kernel(config.kernel_size), {}
     if config.early_prior == "learned":
-        weights = Path(config.prior_weights) if config.prior_weights else None
-        prediction = predict_views(image, weights, config.prior_views, device, _detector_path(config.software_detector))
+        prediction = predict_views(image, _weights_path(config.prior_weights, "prior"), config.prior_views, device,
+                                   _weights_path(config.software_detector, "software"))
         quality = {"view_size_spread": view_size_spread(prediction.kernels)}
         if prediction.software_probability is not None:
             quality["software_downscaling_probability"] = prediction.software_probability

@@ -49,7 +49,7 @@ register(EstimatorSpec(
     EstimatorConfig(early_prior="learned", prior_views=1, iters=0, clean=False, keep_negative=True,
                     software_detector="shipped")))
 register(EstimatorSpec(
-    "prior-sharp", "the learned prior trained on sharp photos only (no softened copies): about 3 dB better kernels "
+    "prior-sharp", "the learned prior trained without softened (upscaled) copies of its photos: about 3 dB better kernels "
     "on sharp photos such as DIV2KRK's, worse on soft photos (reads sharp blur too wide there)",
     EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
                     software_detector="shipped", prior_weights="shipped:prior_sharp")))

@@ -17,13 +17,14 @@ import torch
 from . import __version__
 from .errors import InputError, KernelganError
 from .estimator import EstimateResult, EstimatorConfig
-from .estimator.train import estimate_kernels
+from .estimator.train import estimate_kernels, weight_files
 from .io import load_kernel, read_image, save_kernel, write_image
 from .kernel_shape import kernel_shape
 from .manifest import update_manifest
 from .outputs import (
     MANIFEST,
     expected_outputs,
+    file_sha256,
     fingerprint,
     image_lock,
     kernel_paths,
@@ -59,7 +60,7 @@ def estimate_files(paths: list[Path], on_step: StepFn | None = None, *, output: 
     A finished set (its JSON record written last) is skipped when its fingerprint (input content + settings)
     matches, and refused without ``force`` when it does not; a per-image lock keeps concurrent runs apart."""
     settings = {"estimator": estimator, "config": config.to_dict(), "scale": scale, "seed": seed, "device": device,
-                "sr": sr_backend, "real": real}
+                "sr": sr_backend, "real": real, "weights": _weights_digests(config)}
     events: dict[Path, Event] = {}
     todo: list[tuple[Path, str, list[Path], dict[str, str]]] = []  # path, stem, outputs, fingerprint
     with contextlib.ExitStack() as locks:
@@ -126,6 +127,17 @@ def _read_or_error(path: Path) -> np.ndarray | Exception:
         return read_image(path)
     except (KernelganError, OSError) as exc:
         return exc
+
+
+def _weights_digests(config: EstimatorConfig) -> dict[str, str]:
+    """SHA-256 of each weights file the estimator reads: new weights (an upgrade, a retrained file at the same path)
+    make earlier results stale."""
+    digests = {}
+    for path in weight_files(config):
+        if not path.is_file():
+            raise InputError(f"{path}: kernel-prior weights not found")
+        digests[str(path.name)] = file_sha256(path)
+    return digests
 
 
 def _finished(output: Path, stem: str, outputs: list[Path], fp: dict[str, str]) -> str | None:

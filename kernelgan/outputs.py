@@ -130,14 +130,19 @@ def output_stems(paths: list[Path]) -> dict[Path, str]:
     raise InputError(f"{a} and {b} would write the same output names; rename one or run them separately")
 
 
-def fingerprint(path: Path, settings: dict[str, Any]) -> dict[str, str]:
-    """What a result depends on: the input file's content (SHA-256) and the settings that change it."""
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's content (hex)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(path: Path, settings: dict[str, Any]) -> dict[str, str]:
+    """What a result depends on: the input file's content (SHA-256) and the settings that change it."""
     settings_hash = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
-    return {"input_sha256": digest.hexdigest(), "settings_sha256": settings_hash}
+    return {"input_sha256": file_sha256(path), "settings_sha256": settings_hash}
 
 
 def write_failures(out_dir: Path, failures: list[dict[str, str]]) -> None:

@@ -143,6 +143,24 @@ def test_rerun_with_other_settings_or_input_is_refused_without_force(tmp_path, f
     assert json.loads((out / "one.json").read_text())["seed"] == 3
 
 
+def test_new_prior_weights_at_the_same_path_make_earlier_results_stale(tmp_path, folder):
+    import shutil
+
+    from kernelgan.estimator.prior import shipped_weights_path
+
+    weights, out = tmp_path / "mine.pt", tmp_path / "out"
+    shutil.copy(shipped_weights_path("prior"), weights)
+    args = ("estimate", folder / "one.png", "-o", out, "--opt", f"prior_weights={weights}", "--json")
+    assert run(*args).exit_code == 0
+    assert json_lines(run(*args).output)[0]["status"] == "skipped"  # same weights: reused
+    shutil.copy(shipped_weights_path("prior_sharp"), weights)  # retrained, same file name
+    stale = json_lines(run(*args).output)[0]
+    assert stale["status"] == "failed" and "other settings" in stale["error"]
+    weights.unlink()
+    missing = run(*args)
+    assert missing.exit_code != 0 and "weights not found" in missing.output and "Traceback" not in missing.output
+
+
 def test_unwritable_output_is_found_before_any_work(tmp_path, folder):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -54,6 +54,16 @@ def _weights_path(setting: str, shipped: str) -> Path | None:
     return Path(setting)
 
 
+def weight_files(config: EstimatorConfig) -> list[Path]:
+    """The weights files an estimate with ``config`` reads (the learned prior's network and its software detector);
+    their content is part of what a saved result depends on."""
+    if config.early_prior != "learned":
+        return []
+    network = _weights_path(config.prior_weights, "prior") or shipped_weights_path("prior")
+    detector = _weights_path(config.software_detector, "software")
+    return [network] if detector is None else [network, detector]
+
+
 def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
                        device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, float]]:
     """The KxK kernel G is pulled towards early in training: MATLAB's bicubic kernel (the paper) or the

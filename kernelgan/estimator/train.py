@@ -45,8 +45,8 @@ class EstimateResult:
 
 
 def _weights_path(setting: str, shipped: str) -> Path | None:
-    """A weights setting of ``EstimatorConfig``: "" none (for the prior: its default weights), "shipped" the shipped
-    file ``shipped``, "shipped:NAME" the shipped file NAME, anything else a path."""
+    """A weights setting of ``EstimatorConfig``: "" none, "shipped" the shipped file ``shipped``, "shipped:NAME" the
+    shipped file NAME, anything else a path."""
     if not setting:
         return None
     if setting == "shipped" or setting.startswith("shipped:"):
@@ -54,14 +54,18 @@ def _weights_path(setting: str, shipped: str) -> Path | None:
     return Path(setting)
 
 
+def prior_weight_paths(config: EstimatorConfig) -> tuple[Path, Path | None]:
+    """The files the learned prior reads for ``config``: its kernel network ("" -> the shipped default) and its
+    software detector (None: none)."""
+    return (_weights_path(config.prior_weights, "prior") or shipped_weights_path("prior"),
+            _weights_path(config.software_detector, "software"))
+
+
 def weight_files(config: EstimatorConfig) -> list[Path]:
-    """The weights files an estimate with ``config`` reads (the learned prior's network and its software detector);
-    their content is part of what a saved result depends on."""
+    """The weights files an estimate with ``config`` reads; their content is part of what a saved result depends on."""
     if config.early_prior != "learned":
         return []
-    network = _weights_path(config.prior_weights, "prior") or shipped_weights_path("prior")
-    detector = _weights_path(config.software_detector, "software")
-    return [network] if detector is None else [network, detector]
+    return [p for p in prior_weight_paths(config) if p is not None]
 
 
 def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
@@ -72,8 +76,8 @@ def early_prior_kernel(image: np.ndarray, config: EstimatorConfig,
     if config.early_prior == "bicubic":
         return losses.bicubic_target_kernel(config.kernel_size), {}
     if config.early_prior == "learned":
-        prediction = predict_views(image, _weights_path(config.prior_weights, "prior"), config.prior_views, device,
-                                   _weights_path(config.software_detector, "software"))
+        network, detector = prior_weight_paths(config)
+        prediction = predict_views(image, network, config.prior_views, device, detector)
         quality = {"view_size_spread": view_size_spread(prediction.kernels)}
         if prediction.software_probability is not None:
             quality["software_downscaling_probability"] = prediction.software_probability

@@ -59,9 +59,9 @@ def _crossings(rows: torch.Tensor) -> float:
 def test_scale_augmented_fathers_are_shrunk_copies_of_the_photo():
     x = torch.arange(400.0)
     stripes = (0.5 + 0.4 * torch.sin(2 * torch.pi * x / 6)).expand(3, 300, 400)[None].contiguous()
-    plain = FatherSampler(stripes, 64, None, (0,), np.random.default_rng(0)).draw(8)
+    plain = FatherSampler([(stripes, 1.0)], 64, None, (0,), np.random.default_rng(0)).draw(8)
     aug = Augmentation(leave_as_is=0.0, no_interpolate=0.0, min_scale=0.5, scale_diff_sigma=0.0, shear_sigma=0.0)
-    shrunk = FatherSampler(stripes, 64, aug, (0,), np.random.default_rng(0)).draw(32)
+    shrunk = FatherSampler([(stripes, 1.0)], 64, aug, (0,), np.random.default_rng(0)).draw(32)
     assert shrunk.shape == (32, 3, 64, 64) and 0 <= shrunk.min() and shrunk.max() <= 1
     base = _crossings(plain[:, 0])
     ratios = [_crossings(f[0]) / base for f in shrunk]
@@ -71,8 +71,8 @@ def test_scale_augmented_fathers_are_shrunk_copies_of_the_photo():
 
 def test_published_mix_of_fathers_and_determinism():
     img = to_tensor(np.random.default_rng(1).random((80, 90, 3)), torch.device("cpu"))
-    a = FatherSampler(img, 32, Augmentation(), (0, 2), np.random.default_rng(5)).draw(40)
-    b = FatherSampler(img, 32, Augmentation(), (0, 2), np.random.default_rng(5)).draw(40)
+    a = FatherSampler([(img, 1.0)], 32, Augmentation(), (0, 2), np.random.default_rng(5)).draw(40)
+    b = FatherSampler([(img, 1.0)], 32, Augmentation(), (0, 2), np.random.default_rng(5)).draw(40)
     assert torch.equal(a, b)
     # plain crops (leave as is / no interpolation) appear among them exactly as pixels of the photo
     windows = img.unfold(2, 32, 1).unfold(3, 32, 1)  # 1x3xNyxNxx32x32
@@ -120,9 +120,9 @@ def test_negative_kernel_lobes_reach_the_sons_unchanged(monkeypatch):
     seen: list[np.ndarray] = []
     original = zssr.sons_upscaled
 
-    def spy(fathers, kernel, noise):
+    def spy(fathers, kernel, noise, scale=2):
         seen.append(torch.as_tensor(kernel).double().cpu().numpy())
-        return original(fathers, kernel, noise)
+        return original(fathers, kernel, noise, scale)
 
     monkeypatch.setattr(zssr, "sons_upscaled", spy)
     lr = np.random.default_rng(3).random((40, 48, 3)).astype(np.float32)
@@ -161,3 +161,50 @@ def test_reconstruction_test_tiles_cover_the_photo():
     whole_in, whole = zssr.reconstruction_test(img, k, 0, 3)
     assert torch.equal(whole, img) and whole_in.shape == img.shape
     assert torch.allclose(net_in[-1], whole_in[0, :, -20:, -20:])  # tiles of the whole photo's restoration
+
+
+def test_gradual_fathers_come_from_the_photo_and_the_earlier_stage_output():
+    photo = torch.full((1, 3, 60, 60), 0.25)
+    x2_output = torch.full((1, 3, 120, 120), 0.75)
+    sampler = FatherSampler([(photo, 1.0), (x2_output, 2.0)], 32, Augmentation(), (0,), np.random.default_rng(0))
+    means = sampler.draw(300).mean(dim=(1, 2, 3))
+    from_output = float((means > 0.5).float().mean())
+    # a scale uniform in [0.5, 2]: above 1 (the x2 output) for 2/3 of the 95% that are not left as they are
+    assert 0.55 < from_output < 0.72
+    only_photo = FatherSampler([(photo, 1.0), (x2_output, 2.0)], 32, None, (0,), np.random.default_rng(0)).draw(20)
+    assert torch.equal(only_photo, photo[..., :32, :32].expand(20, -1, -1, -1))  # without augmentation: the photo
+
+
+def test_gradual_x4_trains_on_from_x2_with_the_x4_kernel_against_the_photo(monkeypatch):
+    from kernelgan.kernels import analytic_x4
+    calls: list[tuple[int, int, tuple[int, ...]]] = []  # (scale, kernel size, fathers' shape)
+    starts: list[dict] = []
+    ends: list[dict] = []
+    original_sons, original_train = zssr.sons_upscaled, zssr.train
+
+    def spy_sons(fathers, kernel, noise, scale=2):
+        calls.append((scale, torch.as_tensor(kernel).shape[0], tuple(fathers.shape)))
+        return original_sons(fathers, kernel, noise, scale)
+
+    def spy_train(sources, kernel, scale, net, *args, **kwargs):
+        starts.append({k: v.clone() for k, v in net.state_dict().items()})
+        gain = original_train(sources, kernel, scale, net, *args, **kwargs)
+        ends.append({k: v.clone() for k, v in net.state_dict().items()})
+        return gain
+
+    monkeypatch.setattr(zssr, "sons_upscaled", spy_sons)
+    monkeypatch.setattr(zssr, "train", spy_train)
+    lr = np.random.default_rng(7).random((40, 44, 3)).astype(np.float32)
+    k2 = centre_kernel(anisotropic_gaussian(13, 2.0, 1.5, 0.3, (6, 6)), 2)
+    sr = get_backend("zssr").upscale(lr, k2, 4, max_iters=4, crop=32, channels=8, precision="fp32")
+    assert sr.shape == (160, 176, 3)
+    k4_size = analytic_x4(k2).shape[0]
+    assert {(s, size) for s, size, _ in calls} == {(2, k2.shape[0]), (4, k4_size)}
+    # the x4 stage's reconstruction test is the photo itself, downscaled by 4 with the x4 kernel
+    assert (4, k4_size, (1, 3, 40, 44)) in calls
+    assert len(starts) == 2
+    assert all(torch.equal(ends[0][k], starts[1][k]) for k in ends[0])  # trained on from the x2 stage's weights
+    assert not all(torch.equal(starts[0][k], starts[1][k]) for k in starts[0])
+    two_passes = get_backend("zssr").upscale(lr, k2, 4, max_iters=4, crop=32, channels=8, precision="fp32",
+                                             gradual=False)
+    assert two_passes.shape == sr.shape and np.abs(two_passes - sr).mean() > 1e-4

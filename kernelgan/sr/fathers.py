@@ -6,6 +6,10 @@ allowed rotations/flips (``no_interpolate``); or an affine crop (the rest): the 
 turned by an allowed rotation/flip (by any angle, as published, when all eight are allowed), resampled with
 bicubic interpolation (no antialiasing, as the published warp).
 
+In the published gradual SR (x4 as x2 then x4), later stages also draw fathers from the earlier stages' outputs:
+the random scale then lies in [``min_scale``, the largest source's scale], and the father comes from the smallest
+source at least that large, shrunk by the scale over that source's own (``FatherSampler.sources``).
+
 Which rotations/flips are allowed is the caller's choice: the published ZSSR uses all eight with the bicubic
 kernel and none with a given kernel ("kernel may be non-symmetric"); ``kernel_symmetries`` gives those that leave
 the given kernel unchanged (a Gaussian is always symmetric under the half turn).
@@ -14,6 +18,7 @@ the given kernel unchanged (a Gaussian is always symmetric under the half turn).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,12 +61,16 @@ class Augmentation:
 
 
 class FatherSampler:
-    """Draws ``crop x crop`` fathers from ``image`` (1x3xHxW on the training device, values in [0, 1])."""
+    """Draws ``crop x crop`` fathers from ``sources``: pairs (image 1x3xHxW on the training device, values in
+    [0, 1]; its scale relative to the photo), the photo itself first (scale 1), then the larger outputs of earlier
+    gradual-SR stages in increasing scale. With one source (x2, and every stage without augmentation) only the
+    photo is read."""
 
-    def __init__(self, image: torch.Tensor, crop: int, augmentation: Augmentation | None,
+    def __init__(self, sources: Sequence[tuple[torch.Tensor, float]], crop: int, augmentation: Augmentation | None,
                  transforms: tuple[int, ...], rng: np.random.Generator):
-        self.image, self.crop, self.aug, self.transforms, self.rng = image, crop, augmentation, transforms, rng
-        self.h, self.w = image.shape[-2:]
+        self.images = [image for image, _ in sources]
+        self.scales = [scale for _, scale in sources]
+        self.crop, self.aug, self.transforms, self.rng = crop, augmentation, transforms, rng
 
     def draw(self, n: int) -> torch.Tensor:
         """``n`` fathers, n x 3 x crop x crop, values in [0, 1]."""
@@ -70,24 +79,33 @@ class FatherSampler:
     def _one(self) -> torch.Tensor:
         aug, rng = self.aug, self.rng
         t = int(self.transforms[rng.integers(len(self.transforms))])
-        if aug is None:  # a plain crop, turned by an allowed rotation/flip
-            return dihedral(self._crop(), t)
+        if aug is None:  # a plain crop of the photo, turned by an allowed rotation/flip
+            return dihedral(self._crop(0), t)
         u = rng.random()
         if u < aug.leave_as_is:
-            return self._crop()
-        if u < aug.leave_as_is + aug.no_interpolate:
-            return dihedral(self._crop(), t)
-        return self._affine(t)
+            return self._crop(0)
+        if u < aug.leave_as_is + aug.no_interpolate:  # the source by a random scale (as published), not resized
+            return dihedral(self._crop(self._source()[0] if len(self.images) > 1 else 0), t)
+        return self._affine(*self._source(), t)
 
-    def _crop(self) -> torch.Tensor:
-        c = self.crop
-        top, left = int(self.rng.integers(0, self.h - c + 1)), int(self.rng.integers(0, self.w - c + 1))
-        return self.image[..., top:top + c, left:left + c]
+    def _source(self) -> tuple[int, float]:
+        """A random scale in [``min_scale``, the largest source's scale]: the smallest source at least that large
+        and the factor (<= 1) that shrinks it to that scale."""
+        assert self.aug is not None
+        scale = self.aug.min_scale + self.rng.random() * (self.scales[-1] - self.aug.min_scale)
+        i = next(i for i, s in enumerate(self.scales) if s > scale - 1e-6)
+        return i, scale / self.scales[i]
 
-    def _affine(self, t: int) -> torch.Tensor:
-        aug, rng, c = self.aug, self.rng, self.crop
+    def _crop(self, source: int) -> torch.Tensor:
+        image, c = self.images[source], self.crop
+        h, w = image.shape[-2:]
+        top, left = int(self.rng.integers(0, h - c + 1)), int(self.rng.integers(0, w - c + 1))
+        return image[..., top:top + c, left:left + c]
+
+    def _affine(self, source: int, scale: float, t: int) -> torch.Tensor:
+        aug, rng, c, image = self.aug, self.rng, self.crop, self.images[source]
         assert aug is not None
-        scale = aug.min_scale + rng.random() * (1 - aug.min_scale)
+        h, w = image.shape[-2:]
         diff = rng.standard_normal() * aug.scale_diff_sigma
         shear = rng.standard_normal(2) * aug.shear_sigma
         if len(self.transforms) == 8:  # all turns allowed: any angle and a random mirror, as published
@@ -99,15 +117,15 @@ class FatherSampler:
         rot = np.array([[math.cos(theta), math.sin(theta)], [-math.sin(theta), math.cos(theta)]])
         a_inv = np.linalg.inv(np.array([[1, shear[0]], [shear[1], 1]]) @ rot @ size)
         corners = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]]) * c / 2 @ a_inv.T
-        half = np.abs(corners).max(axis=0)  # (x, y) half extents of the crop in the photo
-        cx = rng.random() * max(self.w - 2 * half[0], 0) + min(half[0], self.w / 2)
-        cy = rng.random() * max(self.h - 2 * half[1], 0) + min(half[1], self.h / 2)
+        half = np.abs(corners).max(axis=0)  # (x, y) half extents of the crop in the source
+        cx = rng.random() * max(w - 2 * half[0], 0) + min(half[0], w / 2)
+        cy = rng.random() * max(h - 2 * half[1], 0) + min(half[1], h / 2)
         q = torch.arange(c, dtype=torch.float64) + 0.5 - c / 2
         qy, qx = torch.meshgrid(q, q, indexing="ij")
         a = torch.from_numpy(a_inv)
-        px = cx + a[0, 0] * qx + a[0, 1] * qy  # pixel-edge coordinates in the photo
+        px = cx + a[0, 0] * qx + a[0, 1] * qy  # pixel-edge coordinates in the source
         py = cy + a[1, 0] * qx + a[1, 1] * qy
-        grid = torch.stack([2 * px / self.w - 1, 2 * py / self.h - 1], dim=-1)[None]
-        grid = grid.to(device=self.image.device, dtype=self.image.dtype)
-        out = F.grid_sample(self.image, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
+        grid = torch.stack([2 * px / w - 1, 2 * py / h - 1], dim=-1)[None]
+        grid = grid.to(device=image.device, dtype=image.dtype)
+        out = F.grid_sample(image, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
         return dihedral(out.clamp(0, 1), t)

@@ -3,12 +3,14 @@
 A small residual CNN is trained on the input photo alone: crops of it ("HR fathers", augmented as published,
 ``fathers.py``) are blurred with the given kernel and subsampled to "LR sons"; the network learns to restore
 fathers from bicubic upscales of their sons, then is applied to the bicubic upscale of the whole photo (a
-self-ensemble over the photo's allowed rotations/flips, median, back-projection). Everything per step runs in
-torch on the model's device (``resample.py``).
+self-ensemble over the photo's allowed rotations/flips, median, back-projection). x4 is the published gradual
+scheme: the x2 stage, then the same network trained on for x4 with the x4 kernel against the photo, drawing fathers
+from the photo and the x2 output. Everything per step runs in torch on the model's device (``resample.py``).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -61,6 +63,8 @@ class ZSSRConfig:
     input_offset: float = 0.5  # ours: the network reads its input minus this (published: 0); with bf16 an
     # uncentred input left 2 of DIV2KRK's 8 HR images stuck at "add nothing to the interpolation"
     tile: int = 256  # ours: inference in tiles, for bounded memory
+    gradual: bool = True  # x4 as published: an x2 stage, then x4 against the photo with the x4 kernel, the network
+    # trained on from x2, fathers also from the x2 output (False: two x2 passes, the second on the x2 output)
 
 
 # the public configuration for a given kernel: 128-px fathers, 3000 steps, no rotations/flips of fathers and no
@@ -112,22 +116,24 @@ def allowed_transforms(kernel: np.ndarray, symmetries: str) -> tuple[int, ...]:
     return tuple(range(8)) if symmetries == "all" else (0,)
 
 
-def sons_upscaled(fathers: torch.Tensor, kernel: np.ndarray | torch.Tensor, noise: float) -> torch.Tensor:
-    """Fathers (Nx3xHxW, H and W even) -> their sons (blur with ``kernel``, every 2nd pixel, plus Gaussian noise
-    of std ``noise``) upscaled back to HxW with bicubic interpolation: the network's input."""
-    sons = blur_downsample(fathers, kernel, 2)
+def sons_upscaled(fathers: torch.Tensor, kernel: np.ndarray | torch.Tensor, noise: float,
+                  scale: int = 2) -> torch.Tensor:
+    """Fathers (Nx3xHxW, H and W multiples of ``scale``) -> their sons (blur with ``kernel``, every ``scale``-th
+    pixel, plus Gaussian noise of std ``noise``) upscaled back to HxW with bicubic interpolation: the network's
+    input."""
+    sons = blur_downsample(fathers, kernel, scale)
     if noise:
         sons = (sons + torch.randn_like(sons) * noise).clamp(0, 1)
-    return bicubic_upscale(sons, 2)
+    return bicubic_upscale(sons, scale)
 
 
-def reconstruction_test(image: torch.Tensor, kernel: np.ndarray | torch.Tensor, size: int,
-                        grid: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pairs on which training is watched: the photo (1x3xHxW) downscaled with the kernel and upscaled back
-    (network input) beside the photo itself (target), as ``grid x grid`` tiles of ``size`` pixels spaced evenly
-    over the photo (N x 3 x size x size each), or the whole photo when ``size`` is 0."""
+def reconstruction_test(image: torch.Tensor, kernel: np.ndarray | torch.Tensor, size: int, grid: int,
+                        scale: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pairs on which training is watched: the photo (1x3xHxW) downscaled by ``scale`` with the kernel and
+    upscaled back (network input) beside the photo itself (target), as ``grid x grid`` tiles of ``size`` pixels
+    spaced evenly over the photo (N x 3 x size x size each), or the whole photo when ``size`` is 0."""
     h, w = image.shape[-2:]
-    restored = sons_upscaled(image, kernel, 0.0)[..., :h, :w]
+    restored = sons_upscaled(image, kernel, 0.0, scale)[..., :h, :w]
     if not size or (size >= h and size >= w):
         return restored, image
     th, tw = min(size, h), min(size, w)
@@ -138,19 +144,22 @@ def reconstruction_test(image: torch.Tensor, kernel: np.ndarray | torch.Tensor, 
             torch.cat([image[..., t:t + th, left:left + tw] for t, left in tiles]))
 
 
-def train_x2(image: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: bool, rng: np.random.Generator,
-             transforms: tuple[int, ...], progress: ProgressFn | None = None) -> tuple[ResidualNet, float]:
-    """Train the x2 network on ``image`` (1x3xHxW in [0, 1], on the training device) until the learning-rate policy
-    stops it or ``max_iters``. Returns the network and its gain: 1 − its last reconstruction error / that of
-    interpolation alone (0 for a network that learned nothing)."""
+def train(sources: list[tuple[torch.Tensor, float]], kernel: np.ndarray, scale: int, net: ResidualNet,
+          config: ZSSRConfig, real: bool, rng: np.random.Generator, transforms: tuple[int, ...],
+          progress: ProgressFn | None = None) -> float:
+    """Train ``net`` (in place) to upscale the photo by ``scale`` with ``kernel`` (for that scale) until the
+    learning-rate policy stops it or ``max_iters``. ``sources``: the photo (1x3xHxW in [0, 1], on the training
+    device) with scale 1, then earlier gradual stages' outputs with their scales (``FatherSampler``). Returns the
+    gain: 1 − the last reconstruction error / that of interpolation alone (0 for a network that learned nothing)."""
+    image = sources[0][0]
     device = image.device
     kernel_t = torch.as_tensor(kernel, dtype=image.dtype, device=device)  # once, not per step
-    net = ResidualNet(config.channels, config.layers, config.input_offset).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     h, w = image.shape[-2:]
-    crop = min(config.crop, h - h % 2, w - w % 2)
-    sampler = FatherSampler(image, crop, Augmentation() if config.augment else None, transforms, rng)
-    test_in, test_hr = reconstruction_test(image, kernel_t, config.test_crop, config.test_grid)
+    crop = min(config.crop, h - h % scale, w - w % scale)
+    crop -= crop % scale
+    sampler = FatherSampler(sources, crop, Augmentation() if config.augment else None, transforms, rng)
+    test_in, test_hr = reconstruction_test(image, kernel_t, config.test_crop, config.test_grid, scale)
     noise = config.real_noise if real else 0.0
     baseline = float(F.mse_loss(test_in, test_hr))
     history: list[tuple[int, float]] = [(0, baseline)]
@@ -159,7 +168,7 @@ def train_x2(image: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: 
     for step in range(1, config.max_iters + 1):
         fathers = sampler.draw(config.batch)
         with autocast(config.precision, device):
-            out = net(sons_upscaled(fathers, kernel_t, noise))
+            out = net(sons_upscaled(fathers, kernel_t, noise, scale))
         loss = F.l1_loss(out, fathers)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -182,7 +191,7 @@ def train_x2(image: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: 
             progress(step, config.max_iters)
         if learning_rate < config.min_lr:
             break
-    return net, 1 - history[-1][1] / max(baseline, 1e-12)
+    return 1 - history[-1][1] / max(baseline, 1e-12)
 
 
 def back_project(sr: torch.Tensor, lr: torch.Tensor, kernel: np.ndarray, scale: int, rounds: int) -> torch.Tensor:
@@ -201,38 +210,62 @@ def median(stack: torch.Tensor) -> torch.Tensor:
 
 
 def ensemble_output(net: nn.Module, lr: torch.Tensor, kernel: np.ndarray, transforms: tuple[int, ...], rounds: int,
-                    config: ZSSRConfig) -> torch.Tensor:
+                    config: ZSSRConfig, scale: int = 2) -> torch.Tensor:
     """The published inference: for each rotation/flip ``t``, the network on the bicubic upscale of the turned
-    photo, turned back and back-projected ``rounds`` times; the median of those, back-projected again.
-    ``lr``: 1x3xHxW in [0, 1]; returns 1x3x2Hx2W in [0, 1] on ``lr``'s device."""
+    photo, turned back and back-projected ``rounds`` times with ``kernel`` (for ``scale``); the median of those,
+    back-projected again. ``lr``: 1x3xHxW in [0, 1]; returns 1x3x(scale·H)x(scale·W) in [0, 1] on ``lr``'s
+    device."""
     def forward(x: torch.Tensor) -> torch.Tensor:
         with autocast(config.precision, lr.device):
-            return net(bicubic_upscale(x, 2))
+            return net(bicubic_upscale(x, scale))
 
     outputs = []
     for t in transforms:
-        sr = undo_dihedral(tiled(forward, dihedral(lr, t), config.tile, config.layers, 2), t)
-        outputs.append(back_project(sr.clamp(0, 1), lr, kernel, 2, rounds))
-    return back_project(median(torch.stack(outputs)), lr, kernel, 2, rounds)
+        sr = undo_dihedral(tiled(forward, dihedral(lr, t), config.tile, config.layers, scale), t)
+        outputs.append(back_project(sr.clamp(0, 1), lr, kernel, scale, rounds))
+    return back_project(median(torch.stack(outputs)), lr, kernel, scale, rounds)
 
 
-def super_resolve_x2(lr: torch.Tensor, kernel: np.ndarray, config: ZSSRConfig, real: bool, seed: int,
-                     progress: ProgressFn | None = None) -> torch.Tensor:
-    """x2 ZSSR of ``lr`` (1x3xHxW in [0, 1]): train on it, then ``ensemble_output`` (over the allowed rotations/flips
-    when ``config.ensemble``, else the photo as it is). Returns 1x3x2Hx2W in [0, 1] on ``lr``'s device."""
-    rng = np.random.default_rng(seed)
+def stage(sources: list[tuple[torch.Tensor, float]], kernel: np.ndarray, scale: int, net: ResidualNet | None,
+          config: ZSSRConfig, real: bool, seed: int, progress: ProgressFn | None = None
+          ) -> tuple[ResidualNet, torch.Tensor]:
+    """One ZSSR stage: ``net`` (a new one when None, else trained on from its weights) trained to upscale the photo
+    (``sources[0]``, 1x3xHxW in [0, 1]) by ``scale`` with ``kernel`` (``train``), then ``ensemble_output`` (over the
+    allowed rotations/flips when ``config.ensemble``, else the photo as it is). Returns the network and the
+    1x3x(scale·H)x(scale·W) output in [0, 1] on the photo's device."""
+    lr = sources[0][0]
     transforms = allowed_transforms(kernel, config.symmetries)
     config = replace(config, precision=resolved_precision(config.precision, lr.device))
     with seeded(seed, lr.device):
-        net, gain = train_x2(lr, kernel, config, real, rng, transforms, progress)
+        start = net if net is not None else ResidualNet(config.channels, config.layers, config.input_offset)
+        net = copy.deepcopy(start).to(lr.device)
+        gain = train(sources, kernel, scale, net, config, real, np.random.default_rng(seed), transforms, progress)
     if gain < config.min_gain and config.precision == "bf16":
         # bf16 rounding can stall the network at "add nothing to the interpolation" (README, ZSSR)
         config = replace(config, precision="fp32")
         with seeded(seed, lr.device):
-            net, gain = train_x2(lr, kernel, config, real, np.random.default_rng(seed), transforms, progress)
+            net = copy.deepcopy(start).to(lr.device)
+            train(sources, kernel, scale, net, config, real, np.random.default_rng(seed), transforms, progress)
     net.eval()
     rounds = 0 if real else config.back_projection
-    return ensemble_output(net, lr, kernel, transforms if config.ensemble else (0,), rounds, config)
+    return net, ensemble_output(net, lr, kernel, transforms if config.ensemble else (0,), rounds, config, scale)
+
+
+def super_resolve(lr: torch.Tensor, kernel: np.ndarray, scale: int, config: ZSSRConfig, real: bool, seed: int,
+                  progress: ProgressFn | None = None) -> torch.Tensor:
+    """ZSSR of ``lr`` (1x3xHxW in [0, 1]) by ``scale`` (2 or 4) with the centred x2 ``kernel``; returns
+    1x3x(scale·H)x(scale·W) in [0, 1] on ``lr``'s device.
+
+    x4 with ``config.gradual`` (published): the x2 stage, then the same network trained on for x4 against the
+    photo with the analytic x4 kernel, fathers from the photo and the x2 output. Without: two x2 passes (the second
+    on the x2 output, with the same x2 kernel), back-projected against the photo with the x4 kernel."""
+    net, sr = stage([(lr, 1.0)], kernel, 2, None, config, real, seed, progress)
+    if scale == 4 and config.gradual:
+        _, sr = stage([(lr, 1.0), (sr, 2.0)], analytic_x4(kernel), 4, net, config, real, seed + 1, progress)
+    elif scale == 4:
+        _, sr = stage([(sr, 1.0)], kernel, 2, None, config, real, seed + 1, progress)
+        sr = back_project(sr, lr, analytic_x4(kernel), 4, 0 if real else config.back_projection)
+    return sr
 
 
 @register
@@ -245,8 +278,7 @@ class ZSSR:
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, real: bool = False, seed: int = 0,
                 device: str = "cpu", progress: ProgressFn | None = None, config: ZSSRConfig | None = None,
                 **options) -> np.ndarray:
-        """x2 with ``kernel`` (centred first; negative lobes kept); x4 as two x2 passes (the second on the x2 result
-        with the same x2 kernel), then back-projected against the input with the analytic x4 kernel. ``real``: no
+        """x2 or x4 (``super_resolve``) with the x2 ``kernel`` (centred first; negative lobes kept). ``real``: no
         back-projection, noisy sons."""
         check_request(self, lr, kernel, scale)
         # the network's base is a bicubic upscale, aligned with the HR only for kernels centred as the
@@ -260,8 +292,4 @@ class ZSSR:
                 raise InputError(f"backend zssr: option {name} must be one of {', '.join(allowed)}, "
                                  f"not {getattr(config, name)!r}")
         lr_t = to_tensor(lr, torch.device(device))
-        sr = super_resolve_x2(lr_t, kernel, config, real, seed, progress)
-        if scale == 4:
-            sr = super_resolve_x2(sr, kernel, config, real, seed + 1, progress)
-            sr = back_project(sr, lr_t, analytic_x4(kernel), 4, 0 if real else config.back_projection)
-        return to_image(sr).clip(0, 1)
+        return to_image(super_resolve(lr_t, kernel, scale, config, real, seed, progress)).clip(0, 1)

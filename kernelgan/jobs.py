@@ -38,6 +38,7 @@ from .outputs import (
 from .presets import apply_preset
 from .sr import get_backend
 from .sr.base import check_options
+from .sr.base import weight_files as backend_weight_files
 from .synth import crop_to_multiple, image_rng
 
 Event = dict[str, Any]
@@ -60,7 +61,9 @@ def estimate_files(paths: list[Path], on_step: StepFn | None = None, *, output: 
     A finished set (its JSON record written last) is skipped when its fingerprint (input content + settings)
     matches, and refused without ``force`` when it does not; a per-image lock keeps concurrent runs apart."""
     settings = {"estimator": estimator, "config": config.to_dict(), "scale": scale, "seed": seed, "device": device,
-                "sr": sr_backend, "real": real, "weights": _weights_digests(config)}
+                "sr": sr_backend, "real": real, "weights": _digests(weight_files(config), "kernel-prior")}
+    if sr_backend != "none":  # absent otherwise: estimate-only results keep their fingerprints
+        settings["sr_weights"] = _digests(backend_weight_files(get_backend(sr_backend), scale, {}), sr_backend)
     events: dict[Path, Event] = {}
     todo: list[tuple[Path, str, list[Path], dict[str, str]]] = []  # path, stem, outputs, fingerprint
     with contextlib.ExitStack() as locks:
@@ -129,13 +132,13 @@ def _read_or_error(path: Path) -> np.ndarray | Exception:
         return exc
 
 
-def _weights_digests(config: EstimatorConfig) -> dict[str, str]:
-    """SHA-256 of each weights file the estimator reads: new weights (an upgrade, a retrained file at the same path)
-    make earlier results stale."""
+def _digests(paths: list[Path], what: str) -> dict[str, str]:
+    """SHA-256 of each weights file a result depends on (the estimator's, the SR backend's): new weights (an
+    upgrade, a retrained file at the same path) make earlier results stale. ``what`` names them in errors."""
     digests = {}
-    for path in weight_files(config):
+    for path in paths:
         if not path.is_file():
-            raise InputError(f"{path}: kernel-prior weights not found")
+            raise InputError(f"{path}: {what} weights not found")
         digests[str(path.name)] = file_sha256(path)
     return digests
 

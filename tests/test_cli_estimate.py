@@ -282,3 +282,24 @@ def test_worker_processes_share_the_cores_instead_of_each_taking_all(tmp_path, m
     paths = [tmp_path / f"{i}.png" for i in range(3)]
     run_batch(paths, _report_threads, label="x", done="done", output=tmp_path, quiet=True, as_json=True, jobs=2)
     assert seen == [3, 3, 3]  # 6 cores, 2 workers (torch alone would take every core in each)
+
+
+def test_new_srmd_weights_make_an_earlier_estimate_with_its_upscale_stale(tmp_path, folder, monkeypatch):
+    import shutil
+
+    from kernelgan.sr import srmd
+
+    weights, out = tmp_path / "srmd_x2.pt", tmp_path / "out"
+    shutil.copy(srmd.shipped_weights(2), weights)
+    monkeypatch.setattr(srmd, "shipped_weights", lambda scale: weights)  # as an upgrade would replace the file
+    args = ("estimate", folder / "one.png", "-o", out, "--sr", "srmd", "--json")
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    assert json_lines(run(*args).output)[0]["status"] == "skipped"  # same weights: reused
+    with open(weights, "ab") as f:  # other content at the same path
+        f.write(b"\0")
+    stale = json_lines(run(*args).output)[0]
+    assert stale["status"] == "failed" and "other settings" in stale["error"]
+    weights.unlink()
+    missing = run(*args)
+    assert missing.exit_code != 0 and "srmd weights not found" in missing.output and "Traceback" not in missing.output

@@ -3,13 +3,16 @@
 A backend is a named object with ``upscale(lr, kernel, scale, **options) -> sr``: ``lr`` float32 HxWx3 in
 [0, 1], ``kernel`` the x2 blur kernel of ``lr`` (2-D, sums to 1), ``sr`` float32 (scale·H)x(scale·W)x3 in
 [0, 1]. Built-in backends register with ``@register``; third-party ones through the entry-point group
-``kernelgan.backends`` (the entry point names a backend class or a zero-argument factory).
+``kernelgan.backends`` (the entry point names a backend class or a zero-argument factory). A backend that reads
+trained weights names their files with ``weight_files(scale, **options) -> list[Path]`` (optional), so that saved
+results made with other weights are not taken for current ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -74,6 +77,12 @@ def get_backend(name: str) -> Backend:
     if not isinstance(backend, Backend):
         raise InputError(f"SR backend {name!r} does not provide name, scales and upscale()")
     return backend
+
+
+def weight_files(backend: Backend, scale: int, options: dict[str, Any]) -> list[Path]:
+    """The weights files ``backend`` reads at ``scale`` with ``options`` (none for a backend that declares none)."""
+    declared = getattr(backend, "weight_files", None)
+    return [Path(p) for p in declared(scale, **options)] if declared is not None else []
 
 
 RUNTIME_OPTIONS = ("seed", "device", "progress")  # given by the caller to every backend, never by the user

@@ -142,6 +142,10 @@ class SRMD:
     description = "SRMD (CVPR 2018): one trained network for any kernel; weights trained by this project"
     options: dict[str, type] = {"noise": float, "weights": str}
 
+    def weight_files(self, scale: int, weights: str | os.PathLike | None = None, **options: Any) -> list[Path]:
+        """The one weights file ``upscale`` reads."""
+        return [Path(weights) if weights is not None else shipped_weights(scale)]
+
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, noise: float = 0.0,
                 weights: str | os.PathLike | None = None, device: str = "cpu",
                 progress: Callable[[int, int], None] | None = None, **options: Any) -> np.ndarray:
@@ -151,7 +155,7 @@ class SRMD:
         check_request(self, lr, kernel, scale)
         if not 0 <= noise <= MAX_NOISE:
             raise InputError(f"--noise must be within 0-{MAX_NOISE:g} (8-bit scale), got {noise:g}")
-        loaded = SRMDWeights.load(weights if weights is not None else shipped_weights(scale))
+        loaded = SRMDWeights.load(self.weight_files(scale, weights)[0])
         if loaded.net.shape.scale != scale:
             raise InputError(f"{weights}: weights are for x{loaded.net.shape.scale}, not x{scale}")
         sr = super_resolve(loaded, lr, kernel, noise, torch.device(device))

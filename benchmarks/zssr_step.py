@@ -1,0 +1,107 @@
+"""Milliseconds per ZSSR training step (father drawn, son made, forward, backward, Adam) and per father, for the
+speed options the issue names: several fathers per step, channels-last memory format, ``torch.compile``; each
+beside the default step, measured in interleaved rounds in one process (medians), on one photo.
+
+    python benchmarks/zssr_step.py [--image ../shared/data/DIV2KRK/lr_x2/im_3.png] [--rounds 5] [--steps 20]
+        [--device cpu] [--variants default,fp32,batch2,batch4,channels_last,compile]
+
+A variant is worth making a default only if it is faster per father here *and* trains as well per father
+(batch > 1 changes the method: fewer, averaged steps for the same fathers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from div2krk import DEFAULT_DATA  # noqa: E402
+
+from kernelgan.families import fixed_kernel  # noqa: E402
+from kernelgan.io import read_image  # noqa: E402
+from kernelgan.kernels import centre_kernel  # noqa: E402
+from kernelgan.sr.fathers import Augmentation, FatherSampler  # noqa: E402
+from kernelgan.sr.tiling import to_tensor  # noqa: E402
+from kernelgan.sr.zssr import ResidualNet, ZSSRConfig, autocast, resolved_precision, sons_upscaled  # noqa: E402
+
+Step = Callable[[], None]
+
+
+def make_step(image: torch.Tensor, kernel: np.ndarray, variant: str, config: ZSSRConfig) -> tuple[Step, int]:
+    """A training step of ``variant`` on ``image`` (1x3xHxW), and the number of fathers it consumes."""
+    device = image.device
+    precision = "fp32" if variant == "fp32" else resolved_precision(config.precision, device)
+    batch = int(variant.removeprefix("batch")) if variant.startswith("batch") else 1
+    net: torch.nn.Module = ResidualNet(config.channels, config.layers, config.input_offset).to(device)
+    if variant == "channels_last":
+        net = net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    model = torch.compile(net) if variant == "compile" else net
+    kernel_t = torch.as_tensor(kernel, dtype=image.dtype, device=device)
+    sampler = FatherSampler([(image, 1.0)], config.crop, Augmentation(), (0,), np.random.default_rng(0))
+
+    def step() -> None:
+        fathers = sampler.draw(batch)
+        net_in = sons_upscaled(fathers, kernel_t, 0.0)
+        if variant == "channels_last":
+            net_in = net_in.contiguous(memory_format=torch.channels_last)
+        with autocast(precision, device):
+            out = model(net_in)
+        loss = F.l1_loss(out, fathers)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step, batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--image", type=Path, default=DEFAULT_DATA / "lr_x2" / "im_3.png")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per variant per round")
+    parser.add_argument("--variants", default="default,fp32,batch2,batch4,channels_last,compile")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    image = to_tensor(read_image(args.image), device)
+    kernel = centre_kernel(fixed_kernel("div2krk"), 2, keep_negative=True)
+    config = ZSSRConfig()
+    steps = {}
+    for v in args.variants.split(","):
+        torch.manual_seed(0)
+        step, batch = make_step(image, kernel, v, config)
+        for _ in range(5):  # warm-up (compilation, allocator)
+            step()
+        steps[v] = (step, batch)
+    per_step: dict[str, list[float]] = {v: [] for v in steps}
+    for _ in range(args.rounds):
+        for v, (step, _) in steps.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            per_step[v].append((time.perf_counter() - start) / args.steps * 1000)
+    base = statistics.median(per_step[next(iter(steps))]) / steps[next(iter(steps))][1]
+    print(f"{args.image.name}, {config.crop}-px fathers, device {args.device}, torch threads {torch.get_num_threads()}, "
+          f"precision auto = {resolved_precision('auto', device)}; medians of {args.rounds} rounds x {args.steps} steps")
+    print(f"{'variant':>14} {'ms/step':>9} {'ms/father':>10} {'vs first':>9}")
+    for v, times in per_step.items():
+        ms = statistics.median(times)
+        per_father = ms / steps[v][1]
+        print(f"{v:>14} {ms:9.1f} {per_father:10.1f} {base / per_father:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

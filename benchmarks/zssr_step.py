@@ -3,7 +3,8 @@ speed options the issue names: several fathers per step, channels-last memory fo
 beside the default step, measured in interleaved rounds in one process (medians), on one photo.
 
     python benchmarks/zssr_step.py [--image ../shared/data/DIV2KRK/lr_x2/im_3.png] [--rounds 5] [--steps 20]
-        [--device cpu] [--variants default,fp32,batch2,batch4,channels_last,compile]
+        [--device cpu] [--variants default,fp32,batch2,batch4,channels_last,compile,
+                    channels_last+compile]
 
 A variant is worth making a default only if it is faster per father here *and* trains as well per father
 (batch > 1 changes the method: fewer, averaged steps for the same fathers).
@@ -41,17 +42,18 @@ def make_step(image: torch.Tensor, kernel: np.ndarray, variant: str, config: ZSS
     precision = "fp32" if variant == "fp32" else resolved_precision(config.precision, device)
     batch = int(variant.removeprefix("batch")) if variant.startswith("batch") else 1
     net: torch.nn.Module = ResidualNet(config.channels, config.layers, config.input_offset).to(device)
-    if variant == "channels_last":
+    channels_last = variant.startswith("channels_last")
+    if channels_last:
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    model = torch.compile(net) if variant == "compile" else net
+    model = torch.compile(net) if variant.endswith("compile") else net
     kernel_t = torch.as_tensor(kernel, dtype=image.dtype, device=device)
     sampler = FatherSampler([(image, 1.0)], config.crop, Augmentation(), (0,), np.random.default_rng(0))
 
     def step() -> None:
         fathers = sampler.draw(batch)
         net_in = sons_upscaled(fathers, kernel_t, 0.0)
-        if variant == "channels_last":
+        if channels_last:
             net_in = net_in.contiguous(memory_format=torch.channels_last)
         with autocast(precision, device):
             out = model(net_in)
@@ -69,18 +71,21 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per variant per round")
-    parser.add_argument("--variants", default="default,fp32,batch2,batch4,channels_last,compile")
+    parser.add_argument("--variants", default="default,fp32,batch2,batch4,channels_last,compile,channels_last+compile")
     args = parser.parse_args()
     device = torch.device(args.device)
     image = to_tensor(read_image(args.image), device)
     kernel = centre_kernel(fixed_kernel("div2krk"), 2, keep_negative=True)
     config = ZSSRConfig()
     steps = {}
+    warm_up: dict[str, float] = {}
     for v in args.variants.split(","):
         torch.manual_seed(0)
         step, batch = make_step(image, kernel, v, config)
+        start = time.perf_counter()
         for _ in range(5):  # warm-up (compilation, allocator)
             step()
+        warm_up[v] = time.perf_counter() - start
         steps[v] = (step, batch)
     per_step: dict[str, list[float]] = {v: [] for v in steps}
     for _ in range(args.rounds):
@@ -96,11 +101,11 @@ def main() -> None:
     base = statistics.median(per_step[next(iter(steps))]) / steps[next(iter(steps))][1]
     print(f"{args.image.name}, {config.crop}-px fathers, device {args.device}, torch threads {torch.get_num_threads()}, "
           f"precision auto = {resolved_precision('auto', device)}; medians of {args.rounds} rounds x {args.steps} steps")
-    print(f"{'variant':>14} {'ms/step':>9} {'ms/father':>10} {'vs first':>9}")
+    print(f"{'variant':>22} {'ms/step':>9} {'ms/father':>10} {'vs first':>9} {'5 warm-up steps':>16}")
     for v, times in per_step.items():
         ms = statistics.median(times)
         per_father = ms / steps[v][1]
-        print(f"{v:>14} {ms:9.1f} {per_father:10.1f} {base / per_father:8.2f}x")
+        print(f"{v:>22} {ms:9.1f} {per_father:10.1f} {base / per_father:8.2f}x {warm_up[v]:15.1f}s")
 
 
 if __name__ == "__main__":

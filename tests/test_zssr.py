@@ -208,3 +208,14 @@ def test_gradual_x4_trains_on_from_x2_with_the_x4_kernel_against_the_photo(monke
     two_passes = get_backend("zssr").upscale(lr, k2, 4, max_iters=4, crop=32, channels=8, precision="fp32",
                                              gradual=False)
     assert two_passes.shape == sr.shape and np.abs(two_passes - sr).mean() > 1e-4
+
+
+def test_channels_last_is_the_same_network_in_another_memory_order():
+    torch.manual_seed(0)
+    plain = ResidualNet(channels=8, layers=3).eval()
+    last = ResidualNet(channels=8, layers=3, channels_last=True).eval()
+    last.load_state_dict(plain.state_dict())
+    assert last.convs[1].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(2, 3, 12, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(last(x), plain(x), atol=1e-5, rtol=1e-5)

@@ -63,7 +63,8 @@ class ZSSRConfig:
     input_offset: float = 0.5  # ours: the network reads its input minus this (published: 0); with bf16 an
     # uncentred input left 2 of DIV2KRK's 8 HR images stuck at "add nothing to the interpolation"
     tile: int = 256  # ours: inference in tiles, for bounded memory
-    channels_last: bool = False  # ours: the network's weights and activations in channels-last memory order
+    channels_last: bool = True  # ours: the network's weights and activations in channels-last memory order (the
+    # same function; training 1.25x faster on CPU, README)
     gradual: bool = True  # x4 as published: an x2 stage, then x4 against the photo with the x4 kernel, the network
     # trained on from x2, fathers also from the x2 output (False: two x2 passes, the second on the x2 output)
 

@@ -85,7 +85,9 @@ class ResidualNet(nn.Module):
         self.convs = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(layers))
         self.offset = offset
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.to(memory_format=self.memory_format)
+        for weight in self.parameters():
+            if weight.dim() == 4:  # the convolutions' kernels
+                weight.data = weight.data.contiguous(memory_format=self.memory_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=self.memory_format)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CUDA checks, as run on a lent GPU machine (python3 there holds torch with CUDA): the `cuda` tests and the
 # ZSSR tests, then ZSSR on DIV2KRK's 8 HR images (published settings in float32 and bf16, our defaults, x4 at the
-# published settings), then benchmarks/throughput.py for the prior (100 files).
+# published settings, now gradual), ZSSR's step with and without channels-last, then benchmarks/throughput.py for the prior (100 files).
 # DATA holds DIV2KRK's lr_x2 (im_1..25 and the 8 HR ids), gt_k_x2, and gt, lr_x4, gt_k_x4 for the 8 HR ids.
 # Usage: benchmarks/cuda_check.sh DATA LOGDIR
 set -u
@@ -19,4 +19,6 @@ sr 100 --methods zssr-true --zssr-published --zssr-opt precision=bf16 2>&1 | tee
 sr 80 --methods zssr-fixed,zssr-true 2>&1 | tee "$LOG/sr_zssr_x2_defaults_cuda.txt"
 bench() { timeout "$1" python3 benchmarks/throughput.py --data "$DATA" --device cuda "${@:2}"; }
 bench 45 --limit 25 --copies 4 --estimator prior --modes batch,serial 2>&1 | tee "$LOG/throughput_prior_cuda.txt"
+timeout 60 python3 benchmarks/zssr_step.py --image "$DATA/lr_x2/im_3.png" --device cuda --rounds 3 \
+    --variants contiguous,channels_last,batch4 2>&1 | tee "$LOG/zssr_step_cuda.txt"
 sr 110 --scale 4 --methods bicubic,zssr-true --zssr-published 2>&1 | tee "$LOG/sr_zssr_x4_published_cuda.txt"

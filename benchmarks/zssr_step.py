@@ -3,9 +3,11 @@ speed options the issue names: several fathers per step, channels-last memory fo
 beside the default step, measured in interleaved rounds in one process (medians), on one photo.
 
     python benchmarks/zssr_step.py [--image ../shared/data/DIV2KRK/lr_x2/im_3.png] [--rounds 5] [--steps 20]
-        [--device cpu] [--variants default,fp32,batch2,batch4,channels_last,compile,
+        [--device cpu] [--variants contiguous,fp32,batch2,batch4,channels_last,compile,
                     channels_last+compile]
 
+``contiguous``: one father per step, the usual memory order, ``precision=auto`` (the step before channels-last
+became ZSSR's default); every other variant changes one thing from it (``fp32``: float32 instead of auto).
 A variant is worth making a default only if it is faster per father here *and* trains as well per father
 (batch > 1 changes the method: fewer, averaged steps for the same fathers).
 """
@@ -71,7 +73,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per variant per round")
-    parser.add_argument("--variants", default="default,fp32,batch2,batch4,channels_last,compile,channels_last+compile")
+    parser.add_argument("--variants", default="contiguous,fp32,batch2,batch4,channels_last,compile,channels_last+compile")
     args = parser.parse_args()
     device = torch.device(args.device)
     image = to_tensor(read_image(args.image), device)

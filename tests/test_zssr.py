@@ -219,3 +219,11 @@ def test_channels_last_is_the_same_network_in_another_memory_order():
     x = torch.rand(2, 3, 12, 10)
     with torch.no_grad():
         torch.testing.assert_close(last(x), plain(x), atol=1e-5, rtol=1e-5)
+
+
+def test_the_x4_stage_finds_the_symmetries_of_the_x2_kernel_in_its_x4_kernel():
+    from kernelgan.kernels import analytic_x4
+    for angle, expected in ((0.0, (0, 2, 4, 6)), (0.5, (0, 2))):
+        k2 = centre_kernel(anisotropic_gaussian(13, 6.0, 1.0, angle, (6, 6)), 2)
+        assert zssr.allowed_transforms(k2, "kernel") == expected
+        assert zssr.allowed_transforms(analytic_x4(k2), "kernel", 4) == expected  # centred for x4, not x2

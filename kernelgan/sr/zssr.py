@@ -117,10 +117,11 @@ def autocast(precision: str, device: torch.device) -> AbstractContextManager:
     return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
-def allowed_transforms(kernel: np.ndarray, symmetries: str) -> tuple[int, ...]:
-    """Rotations/flips (0..7, see ``fathers.dihedral``) used for fathers and the self-ensemble."""
+def allowed_transforms(kernel: np.ndarray, symmetries: str, scale: int = 2) -> tuple[int, ...]:
+    """Rotations/flips (0..7, see ``fathers.dihedral``) used for fathers and the self-ensemble; ``kernel`` is
+    centred for ``scale``."""
     if symmetries == "kernel":
-        return kernel_symmetries(kernel, 2)
+        return kernel_symmetries(kernel, scale)
     return tuple(range(8)) if symmetries == "all" else (0,)
 
 
@@ -242,7 +243,7 @@ def stage(sources: list[tuple[torch.Tensor, float]], kernel: np.ndarray, scale: 
     allowed rotations/flips when ``config.ensemble``, else the photo as it is). Returns the network and the
     1x3x(scale·H)x(scale·W) output in [0, 1] on the photo's device."""
     lr = sources[0][0]
-    transforms = allowed_transforms(kernel, config.symmetries)
+    transforms = allowed_transforms(kernel, config.symmetries, scale)
     config = replace(config, precision=resolved_precision(config.precision, lr.device))
     with seeded(seed, lr.device):
         start = net if net is not None else ResidualNet(config.channels, config.layers, config.input_offset,

@@ -165,8 +165,8 @@ def train(sources: list[tuple[torch.Tensor, float]], kernel: np.ndarray, scale: 
     kernel_t = torch.as_tensor(kernel, dtype=image.dtype, device=device)  # once, not per step
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     h, w = image.shape[-2:]
-    crop = min(config.crop, h - h % scale, w - w % scale)
-    crop -= crop % scale
+    crop = min(config.crop, h, w)
+    crop -= crop % scale  # fathers' sides are multiples of the scale
     sampler = FatherSampler(sources, crop, Augmentation() if config.augment else None, transforms, rng)
     test_in, test_hr = reconstruction_test(image, kernel_t, config.test_crop, config.test_grid, scale)
     noise = config.real_noise if real else 0.0

@@ -12,7 +12,9 @@ kernel.
 training; see ``suite.py``) as HR, each blurred with its own DIV2KRK-family kernel (seeded by photo name),
 subsampled x2 (x4: twice) and rounded to 8 bits. Settings of the SR backends are decided there, not on DIV2KRK.
 
-Prints the process's peak RSS at the end (run one backend per command to read its peak memory).
+Prints the process's peak RSS at the end (run one backend per command to read its peak memory), and on CUDA the
+peak of memory allocated on the GPU. Each finished cell is also written to stderr as it comes (a run stopped by a
+timeout keeps what it finished); ``--images im_3,im_13`` runs those HR images only (one process per image, say).
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ from kernelgan.synth import crop_to_multiple, degrade, image_rng  # noqa: E402
 HR_IDS = (3, 13, 14, 23, 24, 30, 33, 38)
 
 
-def div2krk_cases(data: Path, scale: int, limit: int) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    """(name, LR, HR, true x2 kernel) for DIV2KRK's images with HR."""
-    for n in HR_IDS[:limit]:
+def div2krk_cases(data: Path, scale: int, limit: int, names: set[str] | None = None
+                  ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(name, LR, HR, true x2 kernel) for DIV2KRK's images with HR (``names``: only these, e.g. {"im_3"})."""
+    for n in [n for n in HR_IDS if names is None or f"im_{n}" in names][:limit]:
         lr = read_image(data / f"lr_x{scale}" / f"im_{n}.png")
         hr = crop_to_multiple(read_image(data / "gt" / f"im_{n}.png"), scale)
         if scale == 2:
@@ -75,6 +78,7 @@ def main() -> None:
     parser.add_argument("--set", default="div2krk", choices=("div2krk", "tuning"), help="images (see above)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="DIV2KRK folder (--set div2krk)")
     parser.add_argument("--limit", type=int, default=100, help="first N images only")
+    parser.add_argument("--images", default=None, help="only these DIV2KRK HR images, e.g. im_3,im_13")
     parser.add_argument("--scale", type=int, default=2, choices=(2, 4), help="x4: lr_x4 images, the x2 kernel applied twice")
     parser.add_argument("--zssr-published", action="store_true", help="ZSSR at the published settings (zssr.PUBLISHED)")
     parser.add_argument("--zssr-opt", action="append", default=[], metavar="KEY=VALUE", help="a ZSSR option (repeatable)")
@@ -84,6 +88,9 @@ def main() -> None:
                                              "srmd-bicubic,srmd-fixed,srmd-ours,srmd-true")
     parser.add_argument("--estimator", default=DEFAULT, help="estimator behind the -ours rows (see `kernelgan estimators`)")
     args = parser.parse_args()
+    names = set(args.images.split(",")) if args.images else None
+    if names and not names <= {f"im_{n}" for n in HR_IDS}:
+        parser.error(f"--images: DIV2KRK's HR images are {', '.join(f'im_{n}' for n in HR_IDS)}")
     zssr = {"config": PUBLISHED} if args.zssr_published else {}
     zssr.update(check_options(get_backend("zssr"), dict(o.split("=", 1) for o in args.zssr_opt)))
     options = {"zssr": zssr, "srmd": {"weights": args.srmd_weights} if args.srmd_weights else {}}
@@ -92,7 +99,7 @@ def main() -> None:
     results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
     print(f"{'image':>7} " + " ".join(f"{m:>22}" for m in methods))
     cases = (tuning_cases(args.data.parent, args.scale, args.limit) if args.set == "tuning"
-             else div2krk_cases(args.data, args.scale, args.limit))
+             else div2krk_cases(args.data, args.scale, args.limit, names))
     for name, lr, hr, truth in cases:
         kernels = {"bicubic": bicubic_kernel(2), "fixed": fixed_kernel("div2krk"), "true": truth}
         if any(m.endswith("-ours") for m in methods):
@@ -111,6 +118,7 @@ def main() -> None:
             scores = (psnr_y(sr[:h, :w], hr[:h, :w], args.scale), ssim_y(sr[:h, :w], hr[:h, :w], args.scale), seconds)
             results[m].append(scores)
             cells.append(f"{scores[0]:6.2f}/{scores[1]:.4f}/{seconds:5.0f}s")
+            print(f"{name} {m} {cells[-1].strip()}", file=sys.stderr, flush=True)
         print(f"{name:>7} " + " ".join(f"{c:>22}" for c in cells), flush=True)
     print(f"{'mean':>7} " + " ".join(
         f"{statistics.mean(r[0] for r in results[m]):6.2f}/{statistics.mean(r[1] for r in results[m]):.4f}/"
@@ -118,6 +126,8 @@ def main() -> None:
     print("cells: Y-PSNR dB / SSIM / seconds (mean row: median seconds); torch threads:", torch.get_num_threads(),
           f"; device {args.device}; ZSSR options {zssr}")
     print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if torch.device(args.device).type == "cuda":
+        print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
     if estimate_seconds:
         print(f"kernel estimation (ours): median {statistics.median(estimate_seconds):.1f} s per image")
 

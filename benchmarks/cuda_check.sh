@@ -5,7 +5,7 @@
 # 2. at once, for quality (seconds there are under contention, not speed figures): ZSSR on DIV2KRK's 8 HR images
 #    with the true and the fixed kernel at x2 and x4, at the published settings and at our defaults, one process
 #    per image and setting (1 CPU thread each), beside the `cuda` and ZSSR tests.
-# DATA holds DIV2KRK's lr_x2 (im_1..25 and the 8 HR ids), gt_k_x2, and gt, lr_x4, gt_k_x4 for the 8 HR ids.
+# DATA holds DIV2KRK's lr_x2 (im_1..20 and the 8 HR ids), gt_k_x2, and gt, lr_x4, gt_k_x4 for the 8 HR ids.
 # LOGDIR gets at most 8 files (the device tool's limit): rows.txt holds every process's output, one after another.
 # Usage: benchmarks/cuda_check.sh DATA LOGDIR [SECONDS for phase 2, default 300]
 set -u
@@ -21,7 +21,7 @@ stamp "phase 1: zssr_step"
 timeout 45 python3 benchmarks/zssr_step.py --image "$DATA/lr_x2/im_3.png" --device cuda --rounds 3 \
     --variants contiguous,channels_last 2>&1 | tee "$LOG/zssr_step_cuda.txt"
 stamp "phase 1: throughput"
-timeout 60 python3 benchmarks/throughput.py --data "$DATA" --device cuda --limit 25 --copies 4 --estimator prior \
+timeout 60 python3 benchmarks/throughput.py --data "$DATA" --device cuda --limit 20 --copies 5 --estimator prior \
     --modes serial,jobs2,batch 2>&1 | tee "$LOG/throughput_prior_cuda.txt"
 
 stamp "phase 2: ZSSR rows and tests, at once"

@@ -71,6 +71,7 @@ class FatherSampler:
         self.images = [image for image, _ in sources]
         self.scales = [scale for _, scale in sources]
         self.crop, self.aug, self.transforms, self.rng = crop, augmentation, transforms, rng
+        self._grid_offsets: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def draw(self, n: int) -> torch.Tensor:
         """``n`` fathers, n x 3 x crop x crop, values in [0, 1]."""
@@ -102,6 +103,15 @@ class FatherSampler:
         top, left = int(self.rng.integers(0, h - c + 1)), int(self.rng.integers(0, w - c + 1))
         return image[..., top:top + c, left:left + c]
 
+    def _offsets(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x, y) offsets of a father's pixel centres from its centre, each crop x crop float64, made once on
+        ``device`` (the sampling grid is then built there, with no host-to-device copy per father)."""
+        if self._grid_offsets is None or self._grid_offsets[0].device != device:
+            q = torch.arange(self.crop, dtype=torch.float64, device=device) + 0.5 - self.crop / 2
+            qy, qx = torch.meshgrid(q, q, indexing="ij")
+            self._grid_offsets = (qx, qy)
+        return self._grid_offsets
+
     def _affine(self, source: int, scale: float, t: int) -> torch.Tensor:
         aug, rng, c, image = self.aug, self.rng, self.crop, self.images[source]
         assert aug is not None
@@ -120,12 +130,9 @@ class FatherSampler:
         half = np.abs(corners).max(axis=0)  # (x, y) half extents of the crop in the source
         cx = rng.random() * max(w - 2 * half[0], 0) + min(half[0], w / 2)
         cy = rng.random() * max(h - 2 * half[1], 0) + min(half[1], h / 2)
-        q = torch.arange(c, dtype=torch.float64) + 0.5 - c / 2
-        qy, qx = torch.meshgrid(q, q, indexing="ij")
-        a = torch.from_numpy(a_inv)
-        px = cx + a[0, 0] * qx + a[0, 1] * qy  # pixel-edge coordinates in the source
-        py = cy + a[1, 0] * qx + a[1, 1] * qy
-        grid = torch.stack([2 * px / w - 1, 2 * py / h - 1], dim=-1)[None]
-        grid = grid.to(device=image.device, dtype=image.dtype)
+        qx, qy = self._offsets(image.device)
+        px = cx + float(a_inv[0, 0]) * qx + float(a_inv[0, 1]) * qy  # pixel-edge coordinates in the source
+        py = cy + float(a_inv[1, 0]) * qx + float(a_inv[1, 1]) * qy
+        grid = torch.stack([2 * px / w - 1, 2 * py / h - 1], dim=-1)[None].to(image.dtype)
         out = F.grid_sample(image, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
         return dihedral(out.clamp(0, 1), t)

@@ -4,7 +4,7 @@
 # DIV2KRK's HR images. Usage: benchmarks/cuda_zssr_timing.sh DATA LOGDIR
 set -u
 DATA=$1; LOG=$2
-export PYTHONUNBUFFERED=1
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
 sr() { timeout "$1" python3 benchmarks/sr_div2krk.py --data "$DATA" --device cuda --methods zssr-true "${@:2}"; }
 sr 60 --limit 3 --zssr-published 2>&1 | tee "$LOG/x2_published.txt"
 sr 50 --limit 3 2>&1 | tee "$LOG/x2_defaults.txt"

@@ -43,10 +43,8 @@ def make_step(image: torch.Tensor, kernel: np.ndarray, variant: str, config: ZSS
     device = image.device
     precision = "fp32" if variant == "fp32" else resolved_precision(config.precision, device)
     batch = int(variant.removeprefix("batch")) if variant.startswith("batch") else 1
-    net: torch.nn.Module = ResidualNet(config.channels, config.layers, config.input_offset).to(device)
-    channels_last = variant.startswith("channels_last")
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
+    net = ResidualNet(config.channels, config.layers, config.input_offset,
+                      channels_last=variant.startswith("channels_last")).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     model = torch.compile(net) if variant.endswith("compile") else net
     kernel_t = torch.as_tensor(kernel, dtype=image.dtype, device=device)
@@ -54,11 +52,8 @@ def make_step(image: torch.Tensor, kernel: np.ndarray, variant: str, config: ZSS
 
     def step() -> None:
         fathers = sampler.draw(batch)
-        net_in = sons_upscaled(fathers, kernel_t, 0.0)
-        if channels_last:
-            net_in = net_in.contiguous(memory_format=torch.channels_last)
         with autocast(precision, device):
-            out = model(net_in)
+            out = model(sons_upscaled(fathers, kernel_t, 0.0))
         loss = F.l1_loss(out, fathers)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -7,6 +7,7 @@ their modules (and so torch), which keeps it well under a second.
 from __future__ import annotations
 
 import importlib
+import signal
 from typing import Any
 
 import typer
@@ -66,12 +67,31 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"kernelgan {version('kernelgan')}")
+        except PackageNotFoundError:
+            typer.echo("kernelgan (not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit."),
+) -> None:
     """Blind super-resolution kernel estimation: estimate, export and evaluate blur kernels, upscale with them."""
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: no partial set, exit 130
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     app()
 
 

@@ -3,8 +3,11 @@ line per failure, a summary, and exit code 1 when any image failed."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing as mp
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -16,11 +19,57 @@ from rich.markup import escape
 
 from kernelgan.outputs import write_failures
 
-from .common import EXIT_FAILED, err, out, print_json
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, err, out, print_json
 from .progress import task_progress
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 Work = Callable[..., dict[str, Any]]  # work(path, on_step) -> event; picklable (a module function or partial)
 WorkMany = Callable[..., list[dict[str, Any]]]  # work_many(paths, on_step) -> one event per path
+
+
+def _worker_init(threads: int) -> None:
+    """A worker process: Ctrl-C is the main process's to handle (no tracebacks from workers), and the worker
+    dies with its parent (Linux: no orphan holds the caller's pipes if the main process is killed)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    torch.set_num_threads(threads)
+
+
+def _run_pool(paths: list[Path], work: Work, jobs: int, threads: int, report: Callable[[dict[str, Any]], None],
+              advance: Callable[[], None]) -> bool:
+    """Run ``work`` on ``jobs`` worker processes; True if interrupted (Ctrl-C or SIGTERM, which ``app.main``
+    turns into KeyboardInterrupt). The first interrupt hands out no more images and waits for the running ones
+    (their results are reported); a second one kills the workers at once (their images are abandoned: a set is
+    only finished once its record is written, and the lock a killed worker leaves is taken over later)."""
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                               initargs=(threads,))
+    futures = [pool.submit(work, path, None) for path in paths]
+    try:
+        for future in as_completed(futures):
+            report(future.result())
+            advance()
+        pool.shutdown()
+        return False
+    except KeyboardInterrupt:
+        pass
+    not_started = sum(f.cancel() for f in futures)
+    running = [f for f in futures if not f.done()]
+    err.print(f"interrupted: {not_started} images not started; finishing the {len(running)} running "
+              "(interrupt again to stop at once)")
+    try:
+        for future in as_completed(running):
+            report(future.result())
+            advance()
+        pool.shutdown()
+    except KeyboardInterrupt:
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        for process in workers:
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        err.print(f"stopped: {sum(not f.done() for f in running)} running images abandoned")
+    return True
 
 
 def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: Path, quiet: bool, as_json: bool,
@@ -75,12 +124,10 @@ def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: P
                 progress.advance(overall)
         else:
             threads = max(1, (os.cpu_count() or 1) // jobs)  # the workers share the cores, never oversubscribe
-            with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=torch.set_num_threads,
-                                     initargs=(threads,)) as pool:
-                futures = [pool.submit(work, path, None) for path in paths]
-                for future in as_completed(futures):
-                    report(future.result())
-                    progress.advance(overall)
+            if _run_pool(paths, work, jobs, threads, report, lambda: progress.advance(overall)):
+                if output.is_dir():
+                    write_failures(output, failures)
+                raise typer.Exit(EXIT_INTERRUPTED)
     if output.is_dir():
         write_failures(output, failures)
     if not quiet:

@@ -22,6 +22,7 @@ err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 EXIT_FAILED = 1  # some items of a batch failed
 EXIT_USAGE = 2  # bad arguments or bad input for a single job
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -44,7 +45,7 @@ def handle_errors(func: Callable) -> Callable:
             fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
         except KeyboardInterrupt:
             err.print("interrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except MemoryError:
             fail("out of memory", EXIT_FAILED)
 
@@ -58,19 +59,29 @@ def _show_warning(message: Any, category: type, *args: Any, **kwargs: Any) -> No
 def expand_images(inputs: list[str]) -> list[Path]:
     """Files as given, directories as their images (sorted), glob patterns expanded; order kept, no repeats.
 
-    A missing path is kept so that the caller reports it as a failed item.
+    A missing path is kept so that the caller reports it as a failed item. Folders and patterns leave out the
+    pictures kernelgan writes (kernel pictures, upscales: ``outputs.is_output_picture``), so that a folder that is
+    also the output folder is not fed its own results; a file named explicitly is always taken.
     """
     from kernelgan.io import is_image_file
+    from kernelgan.outputs import is_output_picture
 
     found: list[Path] = []
+    left_out = 0
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p)))
+            listed = sorted(p for p in path.iterdir() if p.is_file() and is_image_file(p))
         elif any(ch in item for ch in "*?[") and not path.exists():
-            found.extend(sorted(Path(p) for p in glob.glob(item) if is_image_file(Path(p))))
+            listed = sorted(Path(p) for p in glob.glob(item) if is_image_file(Path(p)))
         else:
             found.append(path)
+            continue
+        photos = [p for p in listed if not is_output_picture(p)]
+        left_out += len(listed) - len(photos)
+        found.extend(photos)
+    if left_out:
+        err.print(f"left out {left_out} pictures kernelgan wrote (kernel pictures, upscales)")
     unique: list[Path] = []
     for p in found:
         if p not in unique:

@@ -10,7 +10,7 @@ import typer
 
 from kernelgan.io import load_kernel
 from kernelgan.jobs import degrade_file
-from kernelgan.outputs import check_writable
+from kernelgan.outputs import check_writable, output_stems
 from kernelgan.presets import PRESETS
 from kernelgan.synth import check_scale
 
@@ -53,5 +53,5 @@ def degrade(
     check_writable(output)
     work = functools.partial(degrade_file, output=output, scale=scale, preset=preset, kernel=fixed,
                              kernel_name="random" if fixed is None else str(kernel), noise=noise, jpeg=jpeg, seed=seed,
-                             force=force)
+                             force=force, stems=output_stems(images))
     run_batch(images, work, label="degrading", done="degraded", output=output, quiet=quiet, as_json=as_json, scheduler=scheduler)

@@ -18,7 +18,7 @@ def write_page(page: str, target: Path, force: bool) -> None:
     if target.exists() and not force:
         fail(f"{target} exists (use --force to overwrite)")
     with atomic_path(target) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+        tmp.write_text(page, encoding="utf-8", errors="replace")  # a file name that is not UTF-8 shows as �
 
 
 @handle_errors

@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -16,6 +17,7 @@ from kernelgan.jobs import upscale_file
 from kernelgan.outputs import check_writable, output_stems
 from kernelgan.sr import available_backends, get_backend
 from kernelgan.sr.base import check_options
+from kernelgan.sr.srmd import SHIPPED, resolve_noise
 from kernelgan.synth import check_scale
 
 from .batch import run_batch
@@ -32,8 +34,8 @@ def sr(
     output: Path = typer.Option(Path("kernelgan-out"), "-o", "--output", help="Output folder."),
     real: bool = typer.Option(False, "--real", help="Real photo: no back-projection, noisy training sons (zssr)."),
     iters: Optional[int] = typer.Option(None, "--iters", min=1, help="zssr: maximum training steps (default 2000; the paper used 3000)."),
-    noise: Optional[float] = typer.Option(None, "--noise", min=0, max=50, help="srmd: the LR image's noise level, 0-50 on the 8-bit scale (default 0)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="srmd: weights from `kernelgan train-srmd` instead of the shipped ones."),
+    noise: Optional[str] = typer.Option(None, "--noise", help="srmd: the LR image's noise level, 0-50 on the 8-bit scale, or auto (default: estimated from the photo)."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="srmd: auto (default: the realistic weights for a noisy or JPEG-compressed photo, else the classical ones), classical, real, or a file from `kernelgan train-srmd`."),
     opt: list[str] = typer.Option([], "--opt", help="Any option of the backend as KEY=VALUE (repeatable; e.g. zssr: --opt crop=128 --opt max_iters=3000)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (the backend's network and training run there)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing results."),
@@ -45,6 +47,8 @@ def sr(
 
     The kernel is the x2 kernel (at x4 the backend derives what it needs). Give --kernel for all images, or
     --kernels DIR to find each image's <stem>_kernel_x2 file.
+
+    Example: kernelgan sr photo.png --kernels out --backend srmd --scale 4
     """
     check_scale(scale)
     if (kernel is None) == (kernels is None):
@@ -53,8 +57,10 @@ def sr(
         fail(f"--kernels {kernels}: not a folder")
     chosen = get_backend(backend)  # unknown backend: one error before any work
     shared = load_kernel(kernel) if kernel is not None else None
-    if weights is not None and not weights.is_file():
+    if weights is not None and weights not in ("auto", *SHIPPED) and not Path(weights).is_file():
         fail(f"--weights {weights}: no such file")
+    if noise is not None:
+        resolve_noise(noise, np.zeros((1, 1, 3)))  # a bad level: one error before any work
     given: dict[str, Any] = {"max_iters": iters, "noise": noise, "weights": weights, "real": True if real else None}
     options = {**{k: v for k, v in given.items() if v is not None}, **parse_opts(opt)}
     check_options(chosen, options)  # unknown or mistyped options: one error before any work

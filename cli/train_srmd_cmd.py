@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import torch
 import typer
 
 from kernelgan.device import resolve_device
 from kernelgan.sr.kernel_pca import GRID
-from kernelgan.sr.srmd_train import TrainSettings, checkpoint_path, crop_span, load_photos, train_srmd
+from kernelgan.sr.srmd_train import PRESETS, TrainSettings, checkpoint_path, crop_span, load_photos, train_srmd
 from kernelgan.synth import check_scale
 
 from .common import err, expand_images, fail, handle_errors, out, print_json
@@ -29,6 +30,10 @@ def train_srmd_cmd(
     patch: int = typer.Option(DEFAULTS.patch, "--patch", min=8, help="LR crop side in pixels."),
     lr: float = typer.Option(DEFAULTS.lr, "--lr", help="Adam learning rate (cosine decay to 1/100)."),
     val_every: int = typer.Option(DEFAULTS.val_every, "--val-every", min=1, help="Steps between validation + checkpoint."),
+    preset: str = typer.Option(DEFAULTS.preset, "--preset", help="Degradations of the pairs: classical (family kernel + Gaussian noise), or realistic scenes (bsrgan, realesrgan, mix: both) conditioned on the pipeline's estimates, beside --classical-fraction classical pairs."),
+    classical_fraction: float = typer.Option(DEFAULTS.classical_fraction, "--classical-fraction", min=0.0, max=1.0, help="With a realistic --preset: the share of classical pairs."),
+    scenes: int = typer.Option(DEFAULTS.scenes, "--scenes", min=1, help="With a realistic --preset: scenes made before training."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from these weights (e.g. the shipped ones: fine-tuning) instead of from scratch."),
     seed: int = typer.Option(DEFAULTS.seed, "--seed"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     threads: int = typer.Option(0, "--threads", min=0, help="Torch CPU threads (0: torch's default)."),
@@ -42,8 +47,12 @@ def train_srmd_cmd(
     Pairs are made on the fly: random kernel of the estimator's family (PCA basis fitted first and stored with
     the weights), blur + subsample, noise 0-15/255 on half the crops. Every tenth photo is held out; the
     validation PSNR (Y, scale pixels shaved) is printed every --val-every steps next to bicubic interpolation.
+
+    Example: kernelgan train-srmd ../shared/data/BSD100 ../shared/data/Set14 -o srmd_real_x4.pt --scale 4 --preset mix --init kernelgan/sr/weights/srmd_x4.pt
     """
     check_scale(scale)
+    if preset not in PRESETS:
+        fail(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     ckpt = checkpoint_path(output)
     if resume and force:
         fail("give --resume or --force, not both")
@@ -58,7 +67,8 @@ def train_srmd_cmd(
     if threads:
         torch.set_num_threads(threads)
     settings = TrainSettings(scale=scale, channels=channels, steps=steps, batch=batch, patch=patch, lr=lr,
-                             val_every=val_every, seed=seed)
+                             val_every=val_every, seed=seed, preset=preset, classical_fraction=classical_fraction,
+                             scenes=scenes, init=str(init) if init else "")
     output.parent.mkdir(parents=True, exist_ok=True)
     loaded = load_photos(paths, min_side=crop_span(settings, GRID))
 
@@ -69,6 +79,9 @@ def train_srmd_cmd(
             kind = event["event"]
             if kind == "step":
                 progress.update(bar, completed=event["step"])
+            elif kind == "scenes":
+                if not quiet and not as_json:
+                    err.print(f"making {event['count']} realistic scenes (preset {preset}) ...")
             elif kind == "start":
                 progress.update(bar, completed=event["step"])
                 if not quiet and not as_json:

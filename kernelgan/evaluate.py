@@ -16,10 +16,11 @@ import numpy as np
 
 from .errors import KernelganError
 from .io import IMAGE_SUFFIXES, load_kernel, read_image
-from .kernel_shape import kernel_shape, orientation_error, pearson, size_error
+from .kernel_shape import MIN_SIZE, kernel_shape, orientation_error, pearson, size_error
 from .kernels import bicubic_kernel, kernel_psnr
+from .manifest import manifest_entry
 from .metrics import psnr_y, ssim_y
-from .outputs import kernel_stem, natural_key, read_record, sr_candidates
+from .outputs import MANIFEST, kernel_stem, natural_key, read_record, sr_candidates
 from .resize import blur_downsample
 from .synth import crop_to_multiple
 
@@ -128,7 +129,7 @@ class Report:
         with the truth, median orientation error, and how many images score under the floor / fixed kernel."""
         out: dict[str, dict[str, float | int | None]] = {}
         rows = [ESTIMATE, *REFERENCES]
-        true_log_size = [np.log(s.true_size) for s in self.images]
+        true_log_size = [np.log(max(s.true_size, MIN_SIZE)) for s in self.images]
         for row in rows:
             scores = [s.rows[row] for s in self.images]
             entry: dict[str, float | int | None] = {}
@@ -136,7 +137,7 @@ class Report:
                 values = [getattr(x, metric) for x in scores if getattr(x, metric) is not None]
                 entry[metric] = float(np.mean(values)) if values else None
             entry["abs_size_error"] = float(np.mean([abs(x.size_error) for x in scores])) if scores else None
-            entry["size_corr"] = pearson([np.log(x.size) for x in scores], true_log_size)
+            entry["size_corr"] = pearson([np.log(max(x.size, MIN_SIZE)) for x in scores], true_log_size)
             angles = [x.orientation_error for x in scores if x.orientation_error is not None]
             entry["median_orientation_error"] = float(np.median(angles)) if angles else None
             entry["anisotropy_corr"] = pearson([np.log(x.anisotropy) for x in scores],
@@ -175,14 +176,30 @@ def evaluate(est_dir: Path, gt_dir: Path, scale: int, fixed: np.ndarray, hr_dir:
     return report
 
 
+def _lr_size(est_dir: Path, gt_dir: Path, stem: str) -> tuple[int, int] | None:
+    """(width, height) of the LR image ``stem`` was estimated from: from ``estimate``'s record, else from the
+    ``degrade`` manifest beside the true kernels; None when neither says."""
+    record = read_record(est_dir, stem)
+    size = record.get("size") if isinstance(record, dict) else None
+    if size is None:
+        try:
+            entry = manifest_entry(gt_dir / MANIFEST, stem)
+        except KernelganError:
+            entry = None
+        size = entry.get("lr_size") if entry is not None else None
+    if isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size):
+        return size[0], size[1]
+    return None
+
+
 def _evaluate_one(stem: str, est_path: Path, truth_path: Path, scale: int, fixed: np.ndarray, hr_dir: Path | None,
                   sr_dir: Path | None, lr_dir: Path | None, sr: SRFn | None) -> ImageScores:
     est, truth = load_kernel(est_path), load_kernel(truth_path)
     hr_path = _image_for(hr_dir, stem, scale)
     hr = crop_to_multiple(read_image(hr_path), scale) if hr_path is not None else None
-    record = read_record(est_path.parent, stem)  # written by `estimate`: the size of the LR it saw
-    if hr is not None and record is not None and isinstance(record.get("size"), list):
-        w, h = record["size"]  # a few pixels of border crop are tolerated; an LR in place of the HR is not
+    lr_size = _lr_size(est_path.parent, truth_path.parent, stem)
+    if hr is not None and lr_size is not None:
+        w, h = lr_size  # a few pixels of border crop are tolerated; an LR in place of the HR is not
         if abs(h * scale - hr.shape[0]) > 4 * scale or abs(w * scale - hr.shape[1]) > 4 * scale:
             raise KernelganError(f"{hr_path}: HR is {hr.shape[1]}x{hr.shape[0]}, but the estimate was made on a "
                                  f"{w}x{h} image ({w * scale}x{h * scale} expected at x{scale}); is it the LR?")

@@ -12,7 +12,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import scipy.io as sio
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from .errors import InputError, KernelError
 
@@ -22,21 +22,37 @@ MAX_PIXELS = 120_000_000  # 120 MP: larger files are refused rather than risking
 MIN_SIDE = 8
 
 
+TEMP_MARK = ".kgtmp-"  # temp files are ``.<stem>.kgtmp-<pid>-<random><suffix>``: the writer's pid in the name
+
+
+def temp_files_of(folder: Path, pid: int) -> list[Path]:
+    """The temp files that process ``pid`` left in ``folder`` (``atomic_path``'s naming)."""
+    return sorted(folder.glob(f".*{TEMP_MARK}{pid}-*"))
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on failure removed."""
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, on failure removed.
+
+    The temp name carries this process's pid (``temp_files_of``), so that whoever takes over a lock this process
+    left behind removes exactly its temp files and nobody else's."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:  # a fresh name, created with mode 0o666 so the process umask applies as to any new file
-        tmp_path = path.parent / f".{path.stem}.{secrets.token_hex(6)}{path.suffix}"
+        tmp_path = path.parent / f".{path.stem}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(6)}{path.suffix}"
         try:
             os.close(os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
             break
         except FileExistsError:
             continue
+        except OSError as exc:  # a read-only folder, a full disk: name the target, not the temp file
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         yield tmp_path
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except OSError as exc:  # the target is a folder, or not writable
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -59,18 +75,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file")
     try:
-        props = iio.improps(path)
-        if props.is_batch:
-            raise InputError(f"{path}: multi-frame images are not supported")
-        if int(np.prod(props.shape[:2])) > MAX_PIXELS:
-            h, w = props.shape[:2]
-            raise InputError(f"{path}: {w}x{h} is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")
-        if _is_16bit_colour_png(path):  # Pillow would reduce these to 8 bits
-            raw = _read_png16(path)
-        else:
-            with warnings.catch_warnings():  # our own MAX_PIXELS limit applies, not Pillow's bomb warning
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                raw = iio.imread(path)
+        with warnings.catch_warnings():  # our own MAX_PIXELS limit applies, not Pillow's bomb warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            raw = _decode(path)
     except InputError:
         raise
     except Exception as exc:  # imageio/Pillow raise many types for corrupt data
@@ -79,6 +86,39 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             reason = "not a readable image"
         raise InputError(f"{path}: cannot read image ({reason})") from None
     return to_float_rgb(raw, name=str(path))
+
+
+COLOUR_SPACES = ("CMYK", "YCbCr", "LAB", "HSV")  # Pillow modes converted to RGB by Pillow (imageio would hand
+# their channels over as they are: a CMYK JPEG's C, M, Y read as R, G, B)
+
+
+def _decode(path: Path) -> np.ndarray:
+    """The first and only frame of ``path`` as an array (HxW or HxWxC; uint8, uint16, bool or float)."""
+    if _is_16bit_colour_png(path):  # Pillow would reduce these to 8 bits
+        raw = _read_png16(path)
+        _check_pixels(path, raw.shape[1], raw.shape[0])
+        return raw
+    try:
+        with Image.open(path) as im:
+            if getattr(im, "n_frames", 1) > 1:
+                raise InputError(f"{path}: multi-frame images are not supported ({im.n_frames} frames)")
+            _check_pixels(path, *im.size)
+            if im.mode in COLOUR_SPACES:
+                return np.asarray(im.convert("RGB"))
+    except InputError:
+        raise
+    except OSError:
+        pass  # not a format Pillow knows: imageio may
+    props = iio.improps(path)
+    if props.is_batch and props.shape[0] > 1:
+        raise InputError(f"{path}: multi-frame images are not supported")
+    raw = iio.imread(path)
+    return raw[0] if props.is_batch else raw
+
+
+def _check_pixels(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{path}: {width}x{height} is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")
 
 
 def _is_16bit_colour_png(path: Path) -> bool:
@@ -121,11 +161,24 @@ def to_float_rgb(raw: np.ndarray, name: str = "image") -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def write_image(path: str | os.PathLike, img: np.ndarray) -> None:
-    """Write float HxWx3 (or HxW) in [0, 1] as an 8-bit PNG, atomically."""
+def write_image(path: str | os.PathLike, img: np.ndarray, text: dict[str, str] | None = None) -> None:
+    """Write float HxWx3 (or HxW) in [0, 1] as an 8-bit PNG, atomically; ``text`` goes into tEXt chunks
+    (``image_text`` reads them back)."""
     data = np.clip(np.round(np.asarray(img, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
     with atomic_path(path) as tmp:
-        iio.imwrite(tmp, data, extension=".png")
+        Image.fromarray(data).save(tmp, format="PNG", pnginfo=info)
+
+
+def image_text(path: str | os.PathLike) -> dict[str, str]:
+    """The text chunks of a PNG (``write_image``'s ``text``); empty for anything unreadable or without them."""
+    try:
+        with Image.open(path) as im:
+            return {str(k): str(v) for k, v in getattr(im, "text", {}).items()}
+    except (OSError, ValueError):
+        return {}
 
 
 class KernelWarning(UserWarning):
@@ -146,8 +199,8 @@ def validate_kernel(k: np.ndarray, name: str = "kernel") -> np.ndarray:
     k = np.asarray(k)
     if k.ndim != 2 or min(k.shape) < 1:
         raise KernelError(f"{name}: a kernel must be a 2-D array, got shape {k.shape}")
-    if not np.issubdtype(k.dtype, np.number):
-        raise KernelError(f"{name}: a kernel must be numeric, got {k.dtype}")
+    if not np.issubdtype(k.dtype, np.number) or np.issubdtype(k.dtype, np.complexfloating):
+        raise KernelError(f"{name}: a kernel must be real numbers, got {k.dtype}")
     k = k.astype(np.float64)
     if not np.all(np.isfinite(k)):
         raise KernelError(f"{name}: kernel contains NaN or infinite values")

@@ -5,6 +5,7 @@ its file. The CLI's batch runner calls these, serially or in worker processes.""
 from __future__ import annotations
 
 import contextlib
+import json
 import platform
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,22 +16,26 @@ import numpy as np
 import torch
 
 from . import __version__
+from .degradation import measure
 from .errors import InputError, KernelganError
 from .estimator import EstimateResult, EstimatorConfig
 from .estimator.train import estimate_kernels, weight_files
-from .io import load_kernel, read_image, save_kernel, write_image
+from .io import image_text, load_kernel, read_image, save_kernel, write_image
 from .kernel_shape import kernel_shape
-from .manifest import update_manifest
+from .manifest import manifest_entry, update_manifest
 from .outputs import (
     MANIFEST,
     expected_outputs,
     file_sha256,
     fingerprint,
     image_lock,
+    kernel_digest,
     kernel_paths,
     lr_path,
     read_record,
     record_path,
+    remove_stale,
+    retire_set,
     sr_path,
     true_kernel_paths,
     write_estimate,
@@ -161,13 +166,17 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
                     scale: int, estimator: str, config: EstimatorConfig, seed: int, device: str, sr_backend: str,
                     real: bool, outputs: list[Path], fp: dict[str, str], batch: int) -> dict:
     seconds = result.seconds  # this image's share of the time its batch took
+    degradation = measure(img, path)
+    old_files = retire_set(output, stem)  # the old set (if any) is absent from here until the new record
     kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
     record = {
-        "version": __version__, "image": str(path), "size": [img.shape[1], img.shape[0]], "scale": scale,
+        "version": __version__, "image": str(path.resolve()), "size": [img.shape[1], img.shape[0]], "scale": scale,
         "estimator": estimator, "seed": seed, "seed_used": result.seed, "attempts": result.attempts, "device": device,
         "batch": batch, "torch": torch.__version__, "python": platform.python_version(), "seconds": round(seconds, 3),
         "settings": config.to_dict(), "final_losses": result.losses, "quality": result.quality, "fingerprint": fp,
+        "degradation": degradation.to_dict(),
         "kernels": {f"x{s}": [p.name for p in kernel_paths(output, stem, s)] for s in kernels},
+        "files": [p.name for p in outputs],
     }
     if sr_backend != "none":  # the upscale first: the record, written last, commits the whole set
         sr_event = upscale_file(path, None, output=output, scale=scale, backend=sr_backend, force=True,
@@ -176,13 +185,15 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
         if sr_event["status"] == "failed":
             raise KernelganError(sr_event["error"])
     write_estimate(output, stem, kernels, record)
+    remove_stale(output, old_files, outputs)
     shape = kernel_shape(result.kernel_x2)
     software = result.quality.get("software_downscaling_probability", 0.0) > config.software_threshold
     note = " (software bicubic downscaling detected)" if software else ""
     return {"seconds": round(seconds, 3), "seed_used": result.seed, "retries": len(result.attempts) - 1,
             "quality": result.quality, "kernel_size": round(shape.size, 4), "anisotropy": round(shape.anisotropy, 4),
-            "outputs": [str(p) for p in outputs],
-            "summary": f"kernel size {shape.size:.2f} px², anisotropy {shape.anisotropy:.2f}{note}, {seconds:.1f} s"}
+            "degradation": degradation.to_dict(), "outputs": [str(p) for p in outputs],
+            "summary": f"kernel size {shape.size:.2f} px², anisotropy {shape.anisotropy:.2f}{note}, "
+                       f"{degradation.summary()}, {seconds:.1f} s"}
 
 
 def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, backend: str,
@@ -190,59 +201,112 @@ def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
                  kernels_dir: Path | None = None, stems: dict[Path, str] | None = None) -> Event:
     """Upscale one image with ``kernel`` (or the x2 kernel ``estimate`` wrote for it in ``kernels_dir``) and
     write ``<stem>_x<s>_<backend>.png``; returns the event reported for it (bad input becomes 'failed')."""
-    target = sr_path(output, (stems or {}).get(path, path.stem), scale, backend)
-    if target.exists() and not force:
-        return {"image": str(path), "status": "skipped", "reason": f"{target} exists (use --force)"}
+    stem = (stems or {}).get(path, path.stem)
+    target = sr_path(output, stem, scale, backend)
     try:
-        k = kernel if kernel is not None else _kernel_for(path, kernels_dir)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        k = kernel if kernel is not None else _kernel_for(path, kernels_dir, stem)
         chosen = get_backend(backend)
+        checked = check_options(chosen, options or {})
+        settings = {"backend": backend, "scale": scale, "kernel_sha256": kernel_digest(k),
+                    "options": {key: v for key, v in checked.items() if key != "progress"},
+                    "weights": _digests(backend_weight_files(chosen, scale, checked), backend)}
+        fp = fingerprint(path, settings)
+        if target.exists() and not force:
+            old = _sr_fingerprint(target)
+            if old == fp:
+                return {"image": str(path), "status": "skipped", "reason": f"{target} exists with the same input, "
+                        "kernel and settings"}
+            what = ("another input file" if old and old.get("input_sha256") != fp["input_sha256"]
+                    else "another kernel or other settings" if old else "an unknown input (no fingerprint)")
+            raise InputError(f"{target} was made from {what}; use --force to replace it")
         lr = read_image(path)
-        sr = chosen.upscale(lr, k, scale, progress=on_step, **check_options(chosen, options or {}))
-        write_image(target, sr)
+        sr = chosen.upscale(lr, k, scale, progress=on_step, **checked)
+        write_image(target, sr, text={SR_FINGERPRINT: json.dumps(fp, sort_keys=True)})
         return {"image": str(path), "status": "ok", "output": str(target)}
     except (KernelganError, OSError) as exc:
         return {"image": str(path), "status": "failed", "error": _named(path, exc)}
 
 
-def _kernel_for(path: Path, kernels_dir: Path | None) -> np.ndarray:
-    """The x2 kernel ``estimate`` wrote for ``path`` in ``kernels_dir``."""
+SR_FINGERPRINT = "kernelgan-fingerprint"  # the PNG text chunk an upscale's fingerprint is kept in
+
+
+def _sr_fingerprint(target: Path) -> dict[str, str] | None:
+    try:
+        found = json.loads(image_text(target).get(SR_FINGERPRINT, "null"))
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _kernel_for(path: Path, kernels_dir: Path | None, stem: str) -> np.ndarray:
+    """The x2 kernel ``estimate`` wrote for ``path`` in ``kernels_dir``, found by the naming every command shares
+    (``output_stems``: ``stem``); when the folder holds ``estimate``'s record for that name, it must have been
+    made from this very file (same content), or the kernel is refused."""
     if kernels_dir is None:
         raise InputError(f"{path}: no kernel given")
-    for candidate in kernel_paths(kernels_dir, path.stem, 2, (".npy", ".mat")):
+    record = read_record(kernels_dir, stem)
+    if record is not None:
+        made_from = record.get("fingerprint", {}).get("input_sha256") if isinstance(record, dict) else None
+        if made_from is not None and made_from != file_sha256(path):
+            raise InputError(f"{path}: {record_path(kernels_dir, stem)} was estimated from another file "
+                             f"({record.get('image', '?')}); estimate this file, or name its kernel with --kernel")
+    for candidate in kernel_paths(kernels_dir, stem, 2, (".npy", ".mat")):
         if candidate.exists():
             return load_kernel(candidate)
-    raise InputError(f"{path}: no {path.stem}_kernel_x2.npy|.mat in {kernels_dir}")
+    raise InputError(f"{path}: no {stem}_kernel_x2.npy|.mat in {kernels_dir}")
 
 
 def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, preset: str,
                  kernel: np.ndarray | None = None, kernel_name: str = "random", noise: float = 0.0,
-                 jpeg: int | None = None, seed: int = 0, force: bool = False) -> Event:
-    """Degrade one HR photo: write its LR image (and true kernel for the classical preset) and add its entry,
-    with every random choice, to the folder's manifest; returns the event reported for it."""
-    stem = path.stem
+                 jpeg: int | None = None, seed: int = 0, force: bool = False,
+                 stems: dict[Path, str] | None = None) -> Event:
+    """Degrade one HR photo: write its LR image (and true kernel for the classical preset) as its ``stem``
+    (``output_stems``) and add its entry, with every random choice and a fingerprint (input content +
+    settings), to the folder's manifest; returns the event reported for it. A finished image with the same
+    fingerprint is skipped; with another it is refused without ``force``; replacing it removes the old set's
+    files that the new one does not have."""
+    stem = (stems or {}).get(path, path.stem)
     lr_file = lr_path(output, stem)
     k_paths = true_kernel_paths(output, stem, scale) if preset == "classical" else []
+    manifest = output / MANIFEST
     try:
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
         if lr_file.resolve() == path.resolve():
             raise KernelganError(f"{path}: output would overwrite the input; choose another -o")
-        existing = [p for p in [lr_file, *k_paths] if p.exists()]
-        if existing and not force:
-            raise KernelganError(f"{existing[0]} exists (use --force to overwrite)")
-        img = read_image(path)
-        options = {"kernel": kernel, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
-        result = apply_preset(preset, crop_to_multiple(img, scale), scale, image_rng(seed, stem), **options)
-        write_image(lr_file, result.lr)
-        for p in k_paths:  # only the classical preset names kernel files, and it always has a true kernel
-            assert result.true_kernel is not None
-            save_kernel(p, result.true_kernel)
-        update_manifest(output / MANIFEST, {
-            "image": stem, "source": str(path), "lr": lr_file.name, "scale": scale, "preset": preset,
-            "seed": seed, "hr_size": [img.shape[1] - img.shape[1] % scale, img.shape[0] - img.shape[0] % scale],
-            "lr_size": [result.lr.shape[1], result.lr.shape[0]], "kernel": kernel_name,
-            "true_kernel": [p.name for p in k_paths] or None,
-            "true_kernel_note": None if k_paths else f"the {preset} blur is not a single kernel; none written",
-            "choices": result.choices, "version": __version__,
-        })
+        settings = {"scale": scale, "preset": preset, "seed": seed, "noise": noise, "jpeg": jpeg,
+                    "kernel": None if kernel is None else kernel_digest(kernel)}
+        fp = fingerprint(path, settings)
+        with image_lock(output, stem) as mine:
+            if not mine:
+                return {"image": str(path), "status": "skipped", "reason": "another kernelgan process is working on it"}
+            old = manifest_entry(manifest, stem)
+            existing = [p for p in [lr_file, *k_paths] if p.exists()]
+            if existing and not force:
+                if old is not None and old.get("fingerprint") == fp and all(p.exists() for p in [lr_file, *k_paths]):
+                    return {"image": str(path), "status": "skipped",
+                            "reason": "outputs exist with the same input and settings"}
+                raise KernelganError(f"{existing[0]} exists (use --force to overwrite)")
+            img = read_image(path)
+            options = {"kernel": kernel, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
+            result = apply_preset(preset, crop_to_multiple(img, scale), scale, image_rng(seed, stem), **options)
+            write_image(lr_file, result.lr)
+            for p in k_paths:  # only the classical preset names kernel files, and it always has a true kernel
+                assert result.true_kernel is not None
+                save_kernel(p, result.true_kernel)
+            update_manifest(manifest, {
+                "image": stem, "source": str(path), "lr": lr_file.name, "scale": scale, "preset": preset,
+                "seed": seed, "hr_size": [img.shape[1] - img.shape[1] % scale, img.shape[0] - img.shape[0] % scale],
+                "lr_size": [result.lr.shape[1], result.lr.shape[0]], "kernel": kernel_name,
+                "true_kernel": [p.name for p in k_paths] or None,
+                "true_kernel_note": None if k_paths else f"the {preset} blur is not a single kernel; none written",
+                "choices": result.choices, "fingerprint": fp, "version": __version__,
+            })
+            if old is not None:
+                old_files = {str(n) for n in [old.get("lr"), *(old.get("true_kernel") or [])] if isinstance(n, str)}
+                remove_stale(output, {n for n in old_files if "/" not in n}, [lr_file, *k_paths])
         return {"image": str(path), "status": "ok", "outputs": [str(p) for p in [lr_file, *k_paths]]}
     except (KernelganError, OSError) as exc:
         return {"image": str(path), "status": "failed", "error": _named(path, exc)}

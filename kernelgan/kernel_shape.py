@@ -43,9 +43,13 @@ def kernel_shape(k: np.ndarray) -> KernelShape:
     return KernelShape(float(cov[0, 0] + cov[1, 1]), float(major / minor), float(np.degrees(np.arctan2(vy, vx)) % 180.0))
 
 
+MIN_SIZE = 1e-3  # px²: sizes are floored here before logs (a 1x1 or delta kernel has size 0)
+
+
 def size_error(estimate: np.ndarray, truth: np.ndarray) -> float:
-    """log(size of estimate / size of truth): 0 when equal, > 0 when the estimate is too wide."""
-    return float(np.log(kernel_shape(estimate).size / kernel_shape(truth).size))
+    """log(size of estimate / size of truth), sizes floored at ``MIN_SIZE`` (finite for a delta kernel): 0 when
+    equal, > 0 when the estimate is too wide."""
+    return float(np.log(max(kernel_shape(estimate).size, MIN_SIZE) / max(kernel_shape(truth).size, MIN_SIZE)))
 
 
 def orientation_error(estimate: np.ndarray, truth: np.ndarray) -> float | None:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .io import KERNEL_SUFFIXES, atomic_path, save_kernel
+from .io import KERNEL_SUFFIXES, atomic_path, save_kernel, temp_files_of
 
 KERNEL_FORMATS = (".npy", ".mat", ".png")
 TRUE_KERNEL_FORMATS = (".npy", ".mat")
@@ -60,6 +60,21 @@ def sr_path(out_dir: Path, stem: str, scale: int, backend: str) -> Path:
 def sr_candidates(folder: Path, stem: str, scale: int) -> list[Path]:
     """Upscales of ``stem`` at ``scale`` in ``folder``, any backend (sorted)."""
     return sorted(folder.glob(f"{stem}_x{scale}_*"))
+
+
+_OUTPUT_PICTURE = re.compile(r"^.+_kernel_x[24]$")
+
+
+def is_output_picture(path: Path) -> bool:
+    """True for an image file that kernelgan writes (a kernel picture, an upscale by a known backend): a folder
+    that is also an output folder does not feed these back in as photos."""
+    from .sr import available_backends
+
+    if path.suffix.lower() != ".png":
+        return False
+    if _OUTPUT_PICTURE.match(path.stem):
+        return True
+    return any(re.match(rf"^.+_x[24]_{re.escape(b)}$", path.stem) for b in available_backends())
 
 
 def natural_key(stem: str) -> list[int | str]:
@@ -103,6 +118,33 @@ def write_estimate(out_dir: Path, stem: str, kernels: dict[int, np.ndarray], rec
     return written + [path]
 
 
+def retire_set(out_dir: Path, stem: str) -> set[str]:
+    """Before a set is rewritten: remove its JSON record (the set is then absent, so a run stopped half-way
+    never leaves an old record beside new files) and return the names of the files the old set had
+    (its record's ``files``; older records: their kernels and any upscale of the stem by a known backend)."""
+    record = read_record(out_dir, stem)
+    record_path(out_dir, stem).unlink(missing_ok=True)
+    if record is None:
+        return set()
+    names = record.get("files")
+    if isinstance(names, list):
+        return {str(n) for n in names if isinstance(n, str) and "/" not in n and n not in ("", ".", "..")}
+    from .sr import available_backends  # the older records did not list their upscales
+
+    kernels = record.get("kernels")
+    if not isinstance(kernels, dict):
+        kernels = {}
+    old = {str(n) for names in kernels.values() if isinstance(names, list) for n in names if isinstance(n, str)}
+    return old | {sr_path(out_dir, stem, s, b).name for s in (2, 4) for b in available_backends()}
+
+
+def remove_stale(out_dir: Path, old: set[str], new: list[Path]) -> None:
+    """After a set is rewritten: remove the old set's files that the new set does not have."""
+    keep = {p.name for p in new}
+    for name in sorted(old - keep):
+        (out_dir / name).unlink(missing_ok=True)
+
+
 def output_stems(paths: list[Path]) -> dict[Path, str]:
     """The name each input's outputs carry, unique within one run.
 
@@ -139,6 +181,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def kernel_digest(k: np.ndarray) -> str:
+    """SHA-256 of a kernel's values (float64) and shape."""
+    k = np.ascontiguousarray(k, dtype=np.float64)
+    return hashlib.sha256(str(k.shape).encode() + k.tobytes()).hexdigest()
+
+
 def fingerprint(path: Path, settings: dict[str, Any]) -> dict[str, str]:
     """What a result depends on: the input file's content (SHA-256) and the settings that change it."""
     settings_hash = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
@@ -173,22 +221,30 @@ def check_writable(out_dir: Path) -> None:
         raise InputError(f"{out_dir}: output folder is not writable ({exc.strerror or exc})") from None
 
 
+def lock_path(out_dir: Path, stem: str) -> Path:
+    """The per-image lock ``OUT/.<stem>.lock`` (exactly this name: ``.a.lock`` is not ``.a.b.lock``'s)."""
+    return out_dir / f".{stem}.lock"
+
+
 @contextlib.contextmanager
 def image_lock(out_dir: Path, stem: str) -> Iterator[bool]:
-    """Hold ``OUT/.<stem>.lock`` while one process works on an image; yields False if another live process
-    holds it (the caller skips the image). A lock left by a dead process is taken over, and the temp files
-    that process left for this image are removed."""
-    path = out_dir / f".{stem}.lock"
+    """Hold ``OUT/.<stem>.lock`` (it holds the holder's pid) while one process works on an image; yields False if
+    another live process holds it (the caller skips the image). A lock left by a dead process is taken over,
+    and the temp files that process left in the folder are removed: only files whose name carries its pid
+    (``io.atomic_path``), never another image's lock or another process's temp files."""
+    path = lock_path(out_dir, stem)
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            if _holder_alive(path):
+            holder = _holder(path)
+            if holder is None or holder > 0:  # alive (or unreadable: treated as alive)
                 yield False
                 return
+            dead = -holder
             path.unlink(missing_ok=True)  # stale: its process is gone; so are its half-written temp files
-            for pattern in (f".{stem}.*", f".{stem}_kernel_x[24].*", f".{stem}_x[24]_*.*"):
-                for leftover in out_dir.glob(pattern):
+            if dead > 0:
+                for leftover in temp_files_of(out_dir, dead):
                     leftover.unlink(missing_ok=True)
             continue
         try:
@@ -201,20 +257,22 @@ def image_lock(out_dir: Path, stem: str) -> Iterator[bool]:
     yield False
 
 
-def _holder_alive(path: Path) -> bool:
+def _holder(path: Path) -> int | None:
+    """The lock's holder: its pid if alive, minus its pid if dead (``-0``: a lock gone or left empty for a
+    minute), None if it cannot be told (taken as alive)."""
     try:
         text = path.read_text().strip()
         if not text:  # just created, pid not yet written (or its writer died at once: stale after a minute)
-            return time.time() - path.stat().st_mtime < 60
+            return None if time.time() - path.stat().st_mtime < 60 else 0
         pid = int(text)
     except FileNotFoundError:
-        return False
+        return 0
     except (OSError, ValueError):
-        return True
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
+        return -pid
     except PermissionError:
-        return True
-    return True
+        return pid
+    return pid

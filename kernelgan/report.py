@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .errors import KernelganError
 from .io import kernel_picture, load_kernel, read_image
-from .kernel_shape import covariance, kernel_shape
+from .kernel_shape import MIN_SIZE, covariance, kernel_shape
 from .kernels import centre_of_mass
-from .outputs import FAILURES, kernel_paths, natural_key, sr_candidates
+from .outputs import FAILURES, file_sha256, kernel_paths, natural_key, sr_candidates
 from .resize import imresize
 
 THUMB = 160  # px, longest side of an input thumbnail
@@ -47,8 +48,11 @@ class Entry:
     error: str | None = None
 
 
-def collect(out_dir: Path, truths: dict[str, dict[str, float]] | None = None) -> list[Entry]:
-    """The folder's finished sets (their JSON records with a kernels entry), then its last run's failures."""
+def collect(out_dir: Path, truths: dict[str, dict[str, float]] | None = None,
+            kernels: dict[str, Path] | None = None) -> list[Entry]:
+    """The folder's finished sets (their JSON records with a kernels entry), the evaluated stems that have kernel
+    files but no record (``kernels``: stem -> file, as ``eval`` matched them), then the last run's failures. A
+    set whose files cannot be read is an entry with its error, never an exception."""
     entries = []
     for record_file in sorted(out_dir.glob("*.json"), key=lambda p: natural_key(p.stem)):
         try:
@@ -59,17 +63,58 @@ def collect(out_dir: Path, truths: dict[str, dict[str, float]] | None = None) ->
             continue
         stem = record_file.stem
         entry = Entry(stem, record, truth=(truths or {}).get(stem))
-        for scale in (2, 4):
-            path = kernel_paths(out_dir, stem, scale, (".npy",))[0]
-            if path.exists():
-                setattr(entry, f"kernel_x{scale}", load_kernel(path))
+        try:
+            for scale in (2, 4):
+                path = kernel_paths(out_dir, stem, scale, (".npy",))[0]
+                if path.exists():
+                    setattr(entry, f"kernel_x{scale}", load_kernel(path))
+        except KernelganError as exc:
+            entries.append(Entry(stem, error=str(exc)))
+            continue
+        if entry.kernel_x2 is None:
+            entries.append(Entry(stem, error=f"{kernel_paths(out_dir, stem, 2, ('.npy',))[0]}: missing"))
+            continue
         entry.sr_files = sr_candidates(out_dir, stem, 2) + sr_candidates(out_dir, stem, 4)
         entries.append(entry)
-    failures = out_dir / FAILURES
-    if failures.exists():
-        for item in json.loads(failures.read_text()):
-            entries.append(Entry(Path(item["image"]).name, error=item["error"]))
-    return entries
+    named = {e.name for e in entries}
+    for stem, path in sorted((kernels or {}).items(), key=lambda kv: natural_key(kv[0])):
+        if stem not in named:
+            try:
+                entries.append(Entry(stem, {}, kernel_x2=load_kernel(path), truth=(truths or {}).get(stem)))
+            except KernelganError as exc:
+                entries.append(Entry(stem, error=str(exc)))
+    return entries + _failures(out_dir / FAILURES)
+
+
+def _failures(path: Path) -> list[Entry]:
+    """The entries of ``failures.json`` (``[{"image", "error"}]``); a malformed file is one entry saying so."""
+    if not path.exists():
+        return []
+    try:
+        items = json.loads(path.read_text())
+        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("image"), str)
+                                                  and isinstance(i.get("error"), str) for i in items):
+            raise ValueError("not a list of {image, error}")
+    except (OSError, ValueError) as exc:
+        return [Entry(path.name, error=f"{path}: unreadable ({str(exc).splitlines()[0]})")]
+    return [Entry(Path(i["image"]).name, error=i["error"]) for i in items]
+
+
+def source_image(entry: Entry, out_dir: Path) -> Path | None:
+    """The input file a record names, if it is the very file that was estimated: its content's SHA-256 must
+    match the record's fingerprint (a crafted or stale record cannot embed another local file). A relative
+    name is tried from the current folder and from the output folder's parent."""
+    name = entry.record.get("image")
+    wanted = (entry.record.get("fingerprint") or {}).get("input_sha256")
+    if not isinstance(name, str) or not isinstance(wanted, str):
+        return None
+    for candidate in ([Path(name)] if Path(name).is_absolute() else [Path(name), out_dir.parent / name]):
+        try:
+            if candidate.is_file() and file_sha256(candidate) == wanted:
+                return candidate
+        except OSError:
+            continue
+    return None
 
 
 def _data_uri(img: np.ndarray, fmt: str = "JPEG") -> str:
@@ -139,8 +184,8 @@ def sr_crops(source: Path, sr_file: Path) -> tuple[str, str] | None:
 
 def _svg_plot(entries: list[Entry]) -> str:
     """Estimated vs true size (log-log scatter) when truths are known, else a histogram of estimated sizes."""
-    sizes = [(e.name, kernel_shape(e.kernel_x2).size, (e.truth or {}).get("true_size")) for e in entries
-             if e.kernel_x2 is not None]
+    sizes = [(e.name, max(kernel_shape(e.kernel_x2).size, MIN_SIZE), (e.truth or {}).get("true_size"))
+             for e in entries if e.kernel_x2 is not None]  # floored: a delta kernel has size 0 (log scale)
     if not sizes:
         return ""
     w, h, pad = 360, 240, 36
@@ -176,7 +221,8 @@ const rows=[...b.rows];const dir=th.dataset.dir=th.dataset.dir==='1'?'-1':'1';ro
 return (isNaN(p)||isNaN(q)?a.localeCompare(c):p-q)*dir});rows.forEach(r=>b.appendChild(r))});"""
 
 
-def render(entries: list[Entry], title: str, summary_rows: list[tuple[str, dict[str, Any]]] | None = None) -> str:
+def render(entries: list[Entry], title: str, out_dir: Path,
+           summary_rows: list[tuple[str, dict[str, Any]]] | None = None) -> str:
     """The whole page as one HTML string."""
     ok = [e for e in entries if e.error is None]
     failed = [e for e in entries if e.error is not None]
@@ -204,16 +250,16 @@ def render(entries: list[Entry], title: str, summary_rows: list[tuple[str, dict[
     parts.append("<h2>Images</h2><table id='images'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
                  + "</tr></thead><tbody>")
     for e in ok:
-        parts.append(_row(e, has_truth))
+        parts.append(_row(e, has_truth, out_dir))
     parts.append(f"</tbody></table><script>{_SORT}</script></body></html>")
     return "".join(parts)
 
 
-def _row(e: Entry, has_truth: bool) -> str:
-    assert e.kernel_x2 is not None
+def _row(e: Entry, has_truth: bool, out_dir: Path) -> str:
+    assert e.kernel_x2 is not None  # collect() makes an error entry of a set without its x2 kernel
     shape = kernel_shape(e.kernel_x2)
-    source = Path(e.record.get("image", ""))
-    thumb = _thumbnail(source) if source.is_file() else None
+    source = source_image(e, out_dir)
+    thumb = _thumbnail(source) if source is not None else None
     quality = e.record.get("quality", {}) or {}
     spread = quality.get("view_size_spread")
     cells = [f"<td>{html.escape(e.name)}</td>",
@@ -229,7 +275,7 @@ def _row(e: Entry, has_truth: bool) -> str:
         cells += [f"<td class='num'>{t.get(k, float('nan')):.2f}</td>"
                   for k in ("kernel_psnr", "fixed_kernel_psnr", "size_error")]
     cells.append(f"<td>{kernel_svg(e.kernel_x4, e.name + ' x4 kernel') if e.kernel_x4 is not None else '-'}</td>")
-    crops = [sr_crops(source, f) for f in e.sr_files] if source.is_file() else []
+    crops = [sr_crops(source, f) for f in e.sr_files] if source is not None else []
     cells.append("<td class='crops'>" + ("".join(
         f"<img src='{a}' alt='bicubic'><img src='{b}' alt='{html.escape(f.name)}'>"
         for f, c in zip(e.sr_files, crops, strict=True) if c for a, b in [c]) or "-") + "</td>")
@@ -240,11 +286,12 @@ def build_report(out_dir: Path, gt_dir: Path | None = None, family: str = "div2k
                  title: str | None = None) -> str:
     """The page for ``out_dir``; with ``gt_dir`` (true kernels as ``eval`` finds them), the yardstick's numbers
     per image and its summary rows (estimate, bicubic floor, fixed kernel, truth)."""
-    from .evaluate import REFERENCES, ROW_TITLES, evaluate
+    from .evaluate import REFERENCES, ROW_TITLES, evaluate, kernel_files
     from .families import fixed_kernel
 
     truths: dict[str, dict[str, float]] | None = None
     summary_rows = None
+    kernels = None
     if gt_dir is not None:
         report = evaluate(out_dir, gt_dir, scale, fixed_kernel(family, scale))
         truths = {s.image: {"kernel_psnr": s.rows["estimate"].kernel_psnr,
@@ -253,4 +300,10 @@ def build_report(out_dir: Path, gt_dir: Path | None = None, family: str = "div2k
                   for s in report.images}
         summary = report.summary()
         summary_rows = [(ROW_TITLES[row], summary[row]) for row in ("estimate", *REFERENCES)]
-    return render(collect(out_dir, truths), title or f"kernelgan: {out_dir}", summary_rows)
+        estimates = kernel_files(out_dir, scale)
+        kernels = {s.image: estimates[s.image] for s in report.images if s.image in estimates}
+    entries = collect(out_dir, truths, kernels)
+    if gt_dir is not None:  # what eval could not score is shown as failed, not left out
+        named = {e.name for e in entries}
+        entries += [Entry(stem, error=why) for stem, why in report.failed.items() if stem not in named]
+    return render(entries, title or f"kernelgan: {out_dir}", out_dir, summary_rows)

@@ -251,8 +251,8 @@ def test_a_dead_process_lock_and_temp_files_are_taken_over(tmp_path, folder):
     out = tmp_path / "out"
     out.mkdir()
     (out / ".one.lock").write_text("999999999")  # no such process
-    (out / ".one_kernel_x2.1a2b3c.npy").write_bytes(b"half")
-    (out / ".one.1a2b3c.json").write_text("{")
+    (out / ".one_kernel_x2.kgtmp-999999999-1a2b3c.npy").write_bytes(b"half")  # io.atomic_path's naming
+    (out / ".one.kgtmp-999999999-1a2b3c.json").write_text("{")
     result = run("estimate", folder / "one.png", "-o", out, "--json")
     assert json_lines(result.output)[0]["status"] == "ok"
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
@@ -291,7 +291,7 @@ def test_new_srmd_weights_make_an_earlier_estimate_with_its_upscale_stale(tmp_pa
 
     weights, out = tmp_path / "srmd_x2.pt", tmp_path / "out"
     shutil.copy(srmd.shipped_weights(2), weights)
-    monkeypatch.setattr(srmd, "shipped_weights", lambda scale: weights)  # as an upgrade would replace the file
+    monkeypatch.setattr(srmd, "shipped_weights", lambda scale, kind="classical": weights)  # as an upgrade would replace the file
     args = ("estimate", folder / "one.png", "-o", out, "--sr", "srmd", "--json")
     first = run(*args)
     assert first.exit_code == 0, first.output

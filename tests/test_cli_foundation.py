@@ -41,9 +41,12 @@ def test_degrade_writes_lr_kernels_and_manifest(tmp_path, hr_dir):
     manifest = json.loads((out / "manifest.json").read_text())
     assert [e["image"] for e in manifest["images"]] == ["a", "b"]
     assert manifest["images"][0]["seed"] == 5 and manifest["images"][0]["lr_size"] == [41, 30]
-    # deterministic per seed; a second run refuses to overwrite without --force
-    again = run("degrade", hr_dir, "-o", out, "--seed", "5", "--quiet")
-    assert again.exit_code == 1 and "exists" in again.output
+    # deterministic per seed; a rerun with the same input and settings is skipped, with others it is refused
+    # without --force
+    again = run("degrade", hr_dir, "-o", out, "--seed", "5", "--json")
+    assert again.exit_code == 0 and {json.loads(x)["status"] for x in again.output.splitlines()} == {"skipped"}
+    changed = run("degrade", hr_dir, "-o", out, "--seed", "7", "--quiet")
+    assert changed.exit_code == 1 and "exists" in changed.output
     assert run("degrade", hr_dir, "-o", out, "--seed", "5", "--quiet", "--force").exit_code == 0
     np.testing.assert_array_equal(load_kernel(out / "a_gt_kernel_x2.npy"), k)
     other = tmp_path / "other"

@@ -20,8 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..degradation import measure
 from ..errors import InputError
 from ..io import atomic_path
+from ..noise import estimate_noise_sigma
 from .base import check_request, register
 from .kernel_pca import KernelPCA
 from .tiling import run_tiled
@@ -121,9 +123,38 @@ class SRMDWeights:
         return cls(net.eval(), KernelPCA.from_dict(payload["pca"]), dict(payload["settings"]))
 
 
-def shipped_weights(scale: int) -> Path:
-    """The weights file for ``scale`` inside the installed package."""
-    return Path(str(files("kernelgan.sr") / "weights" / f"srmd_x{scale}.pt"))
+SHIPPED = {"classical": "srmd_x{scale}.pt", "real": "srmd_real_x{scale}.pt"}
+
+
+def shipped_weights(scale: int, kind: str = "classical") -> Path:
+    """The weights file for ``scale`` inside the installed package: ``classical`` (trained on the Gaussian
+    family with Gaussian noise 0-15) or ``real`` (fine-tuned on realistic scenes: ``realistic_pairs``)."""
+    return Path(str(files("kernelgan.sr") / "weights" / SHIPPED[kind].format(scale=scale)))
+
+
+def resolve_noise(noise: float | str, lr: np.ndarray) -> float:
+    """The noise level for the map: a number as given (0-50, 8-bit scale), or ``auto``: estimated from ``lr``."""
+    if isinstance(noise, str):
+        if noise.strip().lower() == "auto":
+            return min(estimate_noise_sigma(lr), MAX_NOISE)
+        try:
+            noise = float(noise)
+        except ValueError:
+            raise InputError(f"--noise must be 'auto' or a level within 0-{MAX_NOISE:g}, got {noise!r}") from None
+    if not 0 <= noise <= MAX_NOISE:
+        raise InputError(f"--noise must be within 0-{MAX_NOISE:g} (8-bit scale), got {noise:g}")
+    return float(noise)
+
+
+def choose_weights(weights: str | os.PathLike, scale: int, lr: np.ndarray) -> Path:
+    """The weights file: ``auto`` picks ``real`` for a photo that looks realistic (``degradation.measure``:
+    noisy or JPEG-blocked pixels) and ``classical`` otherwise; ``classical`` / ``real`` name the shipped files;
+    anything else is a path."""
+    if str(weights) == "auto":
+        return shipped_weights(scale, "real" if measure(lr).realistic else "classical")
+    if str(weights) in SHIPPED:
+        return shipped_weights(scale, str(weights))
+    return Path(weights)
 
 
 def super_resolve(weights: SRMDWeights, lr: np.ndarray, kernel: np.ndarray, noise: float, device: torch.device,
@@ -140,25 +171,27 @@ class SRMD:
     name = "srmd"
     scales: tuple[int, ...] = (2, 4)
     description = "SRMD (CVPR 2018): one trained network for any kernel; weights trained by this project"
-    options: dict[str, type] = {"noise": float, "weights": str}
+    options: dict[str, type] = {"noise": str, "weights": str}
 
-    def weight_files(self, scale: int, weights: str | os.PathLike | None = None, **options: Any) -> list[Path]:
-        """The one weights file ``upscale`` reads."""
-        return [Path(weights) if weights is not None else shipped_weights(scale)]
+    def weight_files(self, scale: int, weights: str | os.PathLike = "auto", **options: Any) -> list[Path]:
+        """The weights files ``upscale`` may read (``auto``: both shipped files)."""
+        if str(weights) == "auto":
+            return [shipped_weights(scale, kind) for kind in SHIPPED]
+        return [Path(weights) if str(weights) not in SHIPPED else shipped_weights(scale, str(weights))]
 
-    def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, noise: float = 0.0,
-                weights: str | os.PathLike | None = None, device: str = "cpu",
+    def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, noise: float | str = "auto",
+                weights: str | os.PathLike = "auto", device: str = "cpu",
                 progress: Callable[[int, int], None] | None = None, **options: Any) -> np.ndarray:
         """``kernel``: the x2 kernel (at x4 the x4 network was trained on its analytic x4); ``noise``: the LR's
-        noise level on the 8-bit scale (0-50; training covered 0-15); ``weights``: a file from
-        ``kernelgan train-srmd`` instead of the shipped one. Other options are ignored."""
+        noise level on the 8-bit scale (0-50), or ``auto`` (estimated from ``lr``, ``kernelgan.noise``);
+        ``weights``: ``auto`` (the realistic weights for a noisy or JPEG-compressed photo, else the classical
+        ones), ``classical``, ``real``, or a file from ``kernelgan train-srmd``. Other options are ignored."""
         check_request(self, lr, kernel, scale)
-        if not 0 <= noise <= MAX_NOISE:
-            raise InputError(f"--noise must be within 0-{MAX_NOISE:g} (8-bit scale), got {noise:g}")
-        loaded = SRMDWeights.load(self.weight_files(scale, weights)[0])
+        level = resolve_noise(noise, lr)
+        loaded = SRMDWeights.load(choose_weights(weights, scale, lr))
         if loaded.net.shape.scale != scale:
             raise InputError(f"{weights}: weights are for x{loaded.net.shape.scale}, not x{scale}")
-        sr = super_resolve(loaded, lr, kernel, noise, torch.device(device))
+        sr = super_resolve(loaded, lr, kernel, level, torch.device(device))
         if progress is not None:
             progress(1, 1)
         return sr

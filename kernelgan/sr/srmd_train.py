@@ -5,6 +5,11 @@ blur + subsample in our degradation model (x2: k2; x4: its analytic x4, the same
 Gaussian noise (half the samples clean, the rest U(0, max_noise) on the 8-bit scale) and 8-bit rounding.
 Randomness comes from ``default_rng([seed, stream, step])``, so a resumed run continues exactly as an unbroken one.
 Every ``tenth`` photo (sorted by path) is held out for validation: one central crop each, fixed kernels, no noise.
+
+With a realistic ``preset`` (bsrgan, realesrgan, or mix: both), a ``1 - classical_fraction`` share of the samples
+are windows of realistic scenes instead (``realistic_pairs``: the preset's degradations, conditioned on the kernel
+and noise level the pipeline estimates), and validation uses realistic scenes of the held-out photos; ``init``
+starts from trained weights (their kernel basis included) instead of from scratch.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from ..resize import blur_downsample
 from ..rng import seeded
 from .augment import dihedral
 from .kernel_pca import KernelPCA, family_kernels, fit_pca
+from .realistic_pairs import REALISTIC_PRESETS, ScenePool
 from .srmd import SRMDNet, SRMDShape, SRMDWeights, condition_vector, pca_tensors
 
-STEP_STREAM, VALIDATION_STREAM, PCA_STREAM = 0, 1, 2  # independent random streams per purpose
+STEP_STREAM, VALIDATION_STREAM, PCA_STREAM, SCENE_STREAM = 0, 1, 2, 3  # independent random streams per purpose
+PRESETS = ("classical", *REALISTIC_PRESETS, "mix")
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,15 @@ class TrainSettings:
     val_every: int = 250  # also the checkpoint period
     val_crop: int = 96  # LR pixels
     seed: int = 0
+    preset: str = "classical"  # classical, or a realistic preset: bsrgan, realesrgan, mix (both)
+    classical_fraction: float = 0.3  # with a realistic preset: the share of classical samples
+    scenes: int = 2000  # realistic scenes made once per run (``realistic_pairs``)
+    scene_lr: int = 80  # LR pixels a side of a scene (x4: 320 HR pixels, BSD100's short side is 321)
+    init: str = ""  # weights to start from (fine-tuning); "" starts from scratch
+
+    @property
+    def realistic(self) -> bool:
+        return self.preset != "classical"
 
     @property
     def shape(self) -> SRMDShape:
@@ -120,13 +136,21 @@ def _stack(images: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy())
 
 
-def training_batch(photos: list[np.ndarray], pca: KernelPCA, settings: TrainSettings, step: int
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(LR Bx3xPxP, condition Bx(t+1), HR Bx3x(sP)x(sP)) for ``step`` (deterministic in seed and step)."""
+def training_batch(photos: list[np.ndarray], pca: KernelPCA, settings: TrainSettings, step: int,
+                   scenes: ScenePool | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(LR Bx3xPxP, condition Bx(t+1), HR Bx3x(sP)x(sP)) for ``step`` (deterministic in seed and step); with
+    ``scenes``, a ``1 - classical_fraction`` share of the samples are windows of realistic scenes."""
     rng = np.random.default_rng([settings.seed, STEP_STREAM, step])
     margin = kernel_margin(settings, pca.size)
     lrs, conds, hrs = [], [], []
     for _ in range(settings.batch):
+        if scenes is not None and rng.random() >= settings.classical_fraction:
+            index = int(rng.integers(len(scenes.lrs)))
+            lr, hr = scenes.sample(index, settings.patch, rng)
+            lrs.append(lr)
+            hrs.append(hr)
+            conds.append(scenes.conds[index])
+            continue
         img = photos[int(rng.integers(len(photos)))]
         k2 = family_kernels(rng, 1, pca.size)[0]
         noise = 0.0 if rng.random() < settings.clean_fraction else float(rng.uniform(0, settings.max_noise))
@@ -135,6 +159,15 @@ def training_batch(photos: list[np.ndarray], pca: KernelPCA, settings: TrainSett
         hrs.append(hr)
         conds.append(condition_vector(pca, k2, noise))
     return _stack(lrs), torch.from_numpy(np.stack(conds)), _stack(hrs)
+
+
+def _bicubic_psnr(lrs: list[np.ndarray], hrs: list[np.ndarray], scale: int) -> float:
+    """Mean Y-PSNR (scale pixels shaved) of bicubic interpolation on the pairs."""
+    scores = []
+    for lr, hr in zip(lrs, hrs, strict=True):
+        up = F.interpolate(_stack([lr]), scale_factor=scale, mode="bicubic", align_corners=False)
+        scores.append(psnr_y(np.clip(up[0].numpy().transpose(1, 2, 0), 0, 1), hr, scale))
+    return float(np.mean(scores))
 
 
 @dataclass
@@ -150,7 +183,7 @@ class Validation:
     def build(cls, photos: list[np.ndarray], pca: KernelPCA, settings: TrainSettings) -> Validation:
         rng = np.random.default_rng([settings.seed, VALIDATION_STREAM])
         margin = kernel_margin(settings, pca.size)
-        lrs, conds, hrs, bicubic = [], [], [], []
+        lrs, conds, hrs = [], [], []
         for img in photos:
             k2 = family_kernels(rng, 1, pca.size)[0]
             h, w = img.shape[:2]
@@ -161,9 +194,15 @@ class Validation:
             lrs.append(lr)
             hrs.append(hr)
             conds.append(condition_vector(pca, k2, 0.0))
-            up = F.interpolate(_stack([lr]), scale_factor=settings.scale, mode="bicubic", align_corners=False)
-            bicubic.append(psnr_y(np.clip(up[0].numpy().transpose(1, 2, 0), 0, 1), hr, settings.scale))
-        return cls(lrs, conds, hrs, float(np.mean(bicubic)))
+        return cls(lrs, conds, hrs, _bicubic_psnr(lrs, hrs, settings.scale))
+
+    @classmethod
+    def from_scenes(cls, scenes: ScenePool, settings: TrainSettings) -> Validation:
+        """The central window (``val_crop`` pixels at most) of each realistic scene, with its pipeline condition."""
+        size = min(settings.val_crop, scenes.lrs.shape[1])
+        pairs = [scenes.sample(i, size, None) for i in range(len(scenes.lrs))]
+        lrs, hrs = [p[0] for p in pairs], [p[1] for p in pairs]
+        return cls(lrs, list(scenes.conds), hrs, _bicubic_psnr(lrs, hrs, settings.scale))
 
     def psnr(self, net: SRMDNet, device: torch.device) -> float:
         """Mean Y-PSNR (scale pixels shaved) of ``net`` on the validation pairs."""
@@ -204,6 +243,11 @@ def _train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, res
                 report: Report) -> SRMDWeights:
     ckpt_path = checkpoint_path(weights_path)
     net = SRMDNet(settings.shape).to(device)
+    if settings.init:
+        start_from = SRMDWeights.load(settings.init)
+        if start_from.net.shape != settings.shape:
+            raise InputError(f"{settings.init}: weights of shape {start_from.net.shape}, not {settings.shape}")
+        net.load_state_dict(start_from.net.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda step: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step, settings.steps) / settings.steps)))
@@ -220,14 +264,25 @@ def _train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, res
         start, history = int(ckpt["step"]), list(ckpt["history"])
         pca = KernelPCA.from_dict(ckpt["pca"])
     else:
-        pca = fit_basis(settings)
-    validation = Validation.build(photos.val, pca, settings)
+        pca = start_from.pca if settings.init else fit_basis(settings)
+    scenes = None
+    if settings.realistic:  # made again on resume: the same for the same seed
+        report({"event": "scenes", "count": settings.scenes})
+        rng = np.random.default_rng([settings.seed, SCENE_STREAM])
+        scenes = ScenePool.build(photos.train, pca, settings.preset, settings.scenes, settings.scene_lr,
+                                 settings.scale, rng)
+        val_scenes = ScenePool.build(photos.val, pca, settings.preset, 2 * len(photos.val), settings.scene_lr,
+                                     settings.scale, np.random.default_rng([settings.seed, VALIDATION_STREAM]),
+                                     central=True)
+        validation = Validation.from_scenes(val_scenes, settings)
+    else:
+        validation = Validation.build(photos.val, pca, settings)
     report({"event": "start", "step": start, "steps": settings.steps, "train_photos": len(photos.train),
             "val_photos": len(photos.val), "val_bicubic_psnr": validation.bicubic_psnr})
 
     began = time.perf_counter()
     for step in range(start + 1, settings.steps + 1):
-        lr, cond, hr = (t.to(device) for t in training_batch(photos.train, pca, settings, step))
+        lr, cond, hr = (t.to(device) for t in training_batch(photos.train, pca, settings, step, scenes))
         loss = F.l1_loss(net(lr, cond), hr)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -83,7 +83,8 @@ def main() -> None:
     parser.add_argument("--zssr-published", action="store_true", help="ZSSR at the published settings (zssr.PUBLISHED)")
     parser.add_argument("--zssr-opt", action="append", default=[], metavar="KEY=VALUE", help="a ZSSR option (repeatable)")
     parser.add_argument("--device", default="cpu", help="device for the SR backends [cpu]")
-    parser.add_argument("--srmd-weights", type=Path, default=None, help="SRMD weights [the shipped ones]")
+    parser.add_argument("--srmd-weights", default=None, help="SRMD weights: auto, classical, real or a file [auto]")
+    parser.add_argument("--srmd-noise", default=None, help="SRMD noise level: auto or 0-50 [auto]")
     parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-fixed,zssr-ours,zssr-true,"
                                              "srmd-bicubic,srmd-fixed,srmd-ours,srmd-true")
     parser.add_argument("--estimator", default=DEFAULT, help="estimator behind the -ours rows (see `kernelgan estimators`)")
@@ -93,7 +94,8 @@ def main() -> None:
         parser.error(f"--images: DIV2KRK's HR images are {', '.join(f'im_{n}' for n in HR_IDS)}")
     zssr = {"config": PUBLISHED} if args.zssr_published else {}
     zssr.update(check_options(get_backend("zssr"), dict(o.split("=", 1) for o in args.zssr_opt)))
-    options = {"zssr": zssr, "srmd": {"weights": args.srmd_weights} if args.srmd_weights else {}}
+    srmd = {k: v for k, v in (("weights", args.srmd_weights), ("noise", args.srmd_noise)) if v is not None}
+    options = {"zssr": zssr, "srmd": srmd}
     methods = args.methods.split(",")
     estimate_seconds: list[float] = []
     results: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
@@ -124,7 +126,7 @@ def main() -> None:
         f"{statistics.mean(r[0] for r in results[m]):6.2f}/{statistics.mean(r[1] for r in results[m]):.4f}/"
         f"{statistics.median(r[2] for r in results[m]):5.0f}s" for m in methods))
     print("cells: Y-PSNR dB / SSIM / seconds (mean row: median seconds); torch threads:", torch.get_num_threads(),
-          f"; device {args.device}; ZSSR options {zssr}")
+          f"; device {args.device}; ZSSR options {zssr}; SRMD options {srmd}")
     print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if torch.device(args.device).type == "cuda":
         print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")

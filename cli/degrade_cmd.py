@@ -40,6 +40,8 @@ def degrade(
     For photo.png it writes OUT/photo.png (LR) and adds an entry with every random choice to OUT/manifest.json;
     the classical preset also writes the true kernel OUT/photo_gt_kernel_x<s>.npy and .mat (blur by
     correlation, keep every s-th pixel; at x4 the x2 kernel is applied twice, as DIV2KRK does).
+
+    Example: kernelgan degrade hr/ -o lr --scale 4 --preset realesrgan --seed 1
     """
     check_scale(scale)
     if preset not in PRESETS:

@@ -47,6 +47,8 @@ def estimate(
     For photo.png it writes OUT/photo_kernel_x2.npy/.mat/.png (x4 too with --scale 4) and OUT/photo.json
     (version, settings, seed, device, time, losses, run quality). Existing results are skipped unless --force;
     a bad file is reported and the batch goes on; the exit code is 1 if any image failed.
+
+    Example: kernelgan estimate photos/ -o out --scale 4 --sr srmd
     """
     check_scale(scale)
     if iters is not None and 0 < iters < MIN_GAN_STEPS:
@@ -73,14 +75,17 @@ def estimate(
 
 def auto_batch(device: str, iters: int) -> int:
     """--batch 0: on CUDA the GAN runs of 64 images train together; the prior (no GAN) reads 16 images at a time
-    with 2 threads; on CPU GAN runs go one by one (measured: --jobs 2 is faster there, README)."""
+    with 2 threads; on CPU GAN runs go one by one (measured: --jobs 2 is faster there, docs/scale-out.md)."""
     if device == "cuda":
         return 64
     return 16 if iters == 0 else 1
 
 
 def estimators() -> None:
-    """List the estimators `kernelgan estimate --estimator NAME` accepts (the default first)."""
+    """List the estimators `kernelgan estimate --estimator NAME` accepts (the default first).
+
+    Example: kernelgan estimators
+    """
     table = Table(title="estimators")
     table.add_column("name")
     table.add_column("description")

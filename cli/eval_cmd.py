@@ -106,7 +106,10 @@ def eval_(
     the same way: the bicubic kernel (floor), the family's best fixed kernel chosen without looking at any image
     (the bar an estimate must clear), and the true kernel (ceiling). Measures: kernel PSNR, shape agreement
     (size error, anisotropy, orientation; correlation of log sizes over the set), re-degradation PSNR (--hr),
-    SR PSNR/SSIM with a fixed backend (--lr --hr --sr-backend)."""
+    SR PSNR/SSIM with a fixed backend (--lr --hr --sr-backend).
+
+    Example: kernelgan eval --est out --gt lr --hr hr --html eval.html
+    """
     check_scale(scale)
     check_family(family)
     for name, folder in (("--est", est), ("--gt", gt), ("--hr", hr), ("--lr", lr), ("--sr", sr)):

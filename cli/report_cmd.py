@@ -32,7 +32,10 @@ def report(
 ) -> None:
     """Write one self-contained HTML page: per image the input, the kernel with its covariance ellipse, its size,
     anisotropy, quality and time, the x4 kernel and an upscale crop; a summary, failures, a sortable table and a
-    plot; with --gt the kernel PSNR, size error and the floor / fixed-kernel / ceiling rows."""
+    plot; with --gt the kernel PSNR, size error and the floor / fixed-kernel / ceiling rows.
+
+    Example: kernelgan report out --gt lr
+    """
     check_scale(scale)
     if not folder.is_dir():
         fail(f"{folder}: not a folder")

@@ -76,7 +76,10 @@ def sr(
 
 
 def backends() -> None:
-    """List the installed SR backends."""
+    """List the installed SR backends.
+
+    Example: kernelgan backends
+    """
     table = Table(title="SR backends")
     for column in ("name", "scales", "from", "description"):
         table.add_column(column)

@@ -31,11 +31,13 @@ def train_prior_cmd(
     force: bool = typer.Option(False, "--force", help="Overwrite the weights file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-epoch lines."),
 ) -> None:
-    """Train the kernel prior used by the `prior` estimators (the shipped weights came from this command; README).
+    """Train the kernel prior used by the `prior` estimators (the shipped weights came from this command; docs/estimators.md).
 
     Every tenth photo (by name) is held out for validation. Pairs: an HR crop (also from the resized copies of
     --pre-scales), a kernel of a random family (div2krk, sharp, bicubic, motion, defocus), blur + x2
     subsample, noise on 30% of them, 8-bit rounding; the input is the LR crop's mean local power spectrum.
+
+    Example: kernelgan train-prior ../shared/data/BSD100 ../shared/data/Set14 -o prior.pt
     """
     if output.exists() and not force:
         fail(f"{output} exists (use --force)")

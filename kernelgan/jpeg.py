@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -29,7 +29,7 @@ BLOCKING_THRESHOLD = 1.15  # ``blocking`` above this: JPEG blocks (tuning photos
 
 def ijg_table(quality: int) -> np.ndarray:
     """The IJG luminance table (64 values, row-major) for ``quality`` in 1..100 (baseline: clipped to 1..255)."""
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality  # integer, as libjpeg computes it
     return np.clip(np.floor((_LUMA * scale + 50) / 100), 1, 255)
 
 
@@ -47,12 +47,13 @@ def quality_from_table(table: np.ndarray) -> JpegQuality:
     return JpegQuality(best + 1, round(errors[best], 3))
 
 
-def file_quality(path: str | os.PathLike) -> JpegQuality | None:
-    """The quality of a JPEG file from its first (luminance) table; None for any other file.
+def file_quality(path: str | os.PathLike | BinaryIO) -> JpegQuality | None:
+    """The quality of a JPEG file (a path or an open binary file) from its first (luminance) table; None for
+    any other file.
 
     Pillow stores a table in natural order (its ``quantization`` attribute), whatever order the file used."""
     try:
-        with Image.open(Path(path)) as im:
+        with Image.open(path) as im:
             if im.format != "JPEG":
                 return None
             tables = getattr(im, "quantization", None) or {}

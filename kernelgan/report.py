@@ -244,7 +244,8 @@ def render(entries: list[Entry], title: str, out_dir: Path,
             parts.append(f"<tr><td>{html.escape(name)}</td>" + "".join(
                 f"<td class='num'>{'-' if v is None else f'{v:.3f}'}</td>" for v in cells) + "</tr>")
         parts.append("</tbody></table>")
-    head = ["image", "input", "kernel x2", "size (px²)", "anisotropy", "orientation (°)", "view spread", "seconds"]
+    head = ["image", "input", "kernel x2", "size (px²)", "anisotropy", "orientation (°)", "view spread", "noise (8-bit σ)",
+            "JPEG", "seconds"]
     head += ["kernel PSNR", "fixed kernel PSNR", "size error"] if has_truth else []
     head += ["kernel x4", "upscale: bicubic | backend"]
     parts.append("<h2>Images</h2><table id='images'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
@@ -253,6 +254,20 @@ def render(entries: list[Entry], title: str, out_dir: Path,
         parts.append(_row(e, has_truth, out_dir))
     parts.append(f"</tbody></table><script>{_SORT}</script></body></html>")
     return "".join(parts)
+
+
+def _degradation_cells(found: Any) -> list[str]:
+    """The noise level and the JPEG verdict (quality from the file, or blocking seen in the pixels)."""
+    if not isinstance(found, dict):
+        return ["<td>-</td>", "<td>-</td>"]
+    noise = found.get("noise_sigma")
+    jpeg = found.get("jpeg")
+    if not isinstance(jpeg, dict):
+        jpeg = {}
+    verdict = (f"q{jpeg['quality']}" if isinstance(jpeg.get("quality"), int)
+               else "blocking" if jpeg.get("jpeg") else "no")
+    return [f"<td class='num'>{noise:.1f}</td>" if isinstance(noise, (int, float)) else "<td>-</td>",
+            f"<td>{html.escape(verdict)}</td>"]
 
 
 def _row(e: Entry, has_truth: bool, out_dir: Path) -> str:
@@ -269,6 +284,7 @@ def _row(e: Entry, has_truth: bool, out_dir: Path) -> str:
              f"<td class='num'>{shape.anisotropy:.2f}</td>",
              f"<td class='num'>{shape.orientation:.0f}</td>",
              f"<td class='num'>{'-' if spread is None else f'{spread:.3f}'}</td>",
+             *_degradation_cells(e.record.get("degradation")),
              f"<td class='num'>{float(e.record.get('seconds', 0)):.2f}</td>"]
     if has_truth:
         t = e.truth or {}

@@ -81,11 +81,11 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
     before = (tmp_path / "x.png").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
 
-    def broken(path, data, **kwargs):
+    def broken(image, path, **kwargs):
         open(path, "wb").write(b"partial")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(kio.iio, "imwrite", broken)
+    monkeypatch.setattr(kio.Image.Image, "save", broken)
     with pytest.raises(RuntimeError):
         write_image(tmp_path / "x.png", np.ones((10, 10, 3)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]

@@ -10,7 +10,7 @@ class EstimatorConfig:
     # generator: a deep linear network, collapsed into one explicit kernel
     g_kernel_sizes: tuple[int, ...] = (7, 5, 3, 1, 1, 1)
     g_channels: int = 64
-    g_init_gain: float = 0.5  # paper: 0.1; see README (a 6-layer product of tiny weights can fail to grow)
+    g_init_gain: float = 0.5  # paper: 0.1; see docs/estimators.md (a 6-layer product of tiny weights can fail to grow)
     g_crop: int = 64  # G input crop; D input is G's output size
     # discriminator
     d_channels: int = 64
@@ -28,7 +28,7 @@ class EstimatorConfig:
     # in software ("shipped": the shipped detector; "": none, unless the kernel network has that head)
     software_threshold: float = 0.8  # above this probability the estimate is MATLAB's bicubic kernel (lobes kept)
     # optimisation; 0 steps: no GAN, the estimate is the early prior's kernel
-    iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (README)
+    iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (docs/estimators.md)
     crops_per_step: int = 1
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)

@@ -94,7 +94,7 @@ class PriorWeights:
 
 def shipped_weights_path(name: str = "prior") -> Path:
     """The shipped weights: ``prior`` (the kernel network), ``prior_sharp`` (the kernel network trained without
-    softened photos: better on sharp photos, worse on soft ones; README) or ``software`` (the software-downscaling
+    softened photos: better on sharp photos, worse on soft ones; docs/estimators.md) or ``software`` (the software-downscaling
     detector)."""
     return Path(str(files("kernelgan.estimator") / "weights" / f"{name}.pt"))
 

@@ -1,10 +1,15 @@
-"""Realistic SRMD training pairs: photos degraded by a realistic preset and conditioned as the pipeline would.
+"""SRMD training pairs conditioned as the pipeline would: photos degraded by a realistic preset (or classically)
+and conditioned on what ``kernelgan estimate ... --sr srmd`` reads from them.
 
-A *scene* is an HR crop of a training photo degraded by the BSRGAN or Real-ESRGAN preset into an LR crop of
-``scene_lr`` pixels a side. Its condition is what ``kernelgan estimate ... --sr srmd`` will give the network on a
-real photo: the default estimator's x2 kernel and the patch-PCA noise level (``kernelgan.noise``), both read from
-the whole LR scene. Scenes are made once per run (the presets and the estimator cost tens of milliseconds a
-scene, too slow for every step on a CPU); each training sample is a random window of a random scene.
+A *scene* is an HR crop of a training photo degraded by the BSRGAN or Real-ESRGAN preset (or, in ``mix``, one
+scene in three classically: a family kernel, subsampling, Gaussian noise 0-15 on half of them) into an LR crop of
+``scene_lr`` pixels a side. Its condition is what the pipeline will give the network on a real photo: the
+default estimator's x2 kernel and the noise level (``srmd.resolve_noise("auto")``), both read from the whole LR
+scene. Classical scenes conditioned the same way teach the network to tell a clean photo from a realistic one by
+its pixels, not by how its condition was made (weights trained on realistic scenes beside classical pairs with
+*true* kernels lost 1.8 dB on clean photos with estimated kernels). Scenes are made once per run (the presets
+and the estimator cost tens of milliseconds a scene, too slow for every step on a CPU); each training sample is
+a random window of a random scene.
 Deterministic for the run's seed.
 """
 
@@ -16,24 +21,37 @@ import numpy as np
 
 from ..estimator import estimate_kernel
 from ..estimator.registry import DEFAULT, get_estimator
-from ..noise import estimate_noise_sigma
 from ..presets import apply_preset
-from .kernel_pca import KernelPCA
-from .srmd import MAX_NOISE, condition_vector
+from ..synth import degrade
+from .kernel_pca import KernelPCA, family_kernels
+from .srmd import condition_vector, resolve_noise
 
 REALISTIC_PRESETS = ("bsrgan", "realesrgan")
+MIX = ("bsrgan", "realesrgan", "classical")  # the scenes of ``mix``, in turn
+MAX_CLASSICAL_NOISE = 15.0  # 8-bit sigma of a noisy classical scene (as the classical SRMD pairs)
 
 
 def preset_for(preset: str, index: int) -> str:
-    """The preset of scene ``index`` for a training ``preset`` (``mix`` alternates bsrgan and realesrgan)."""
-    return REALISTIC_PRESETS[index % 2] if preset == "mix" else preset
+    """The preset of scene ``index`` for a training ``preset`` (``mix`` cycles through ``MIX``)."""
+    return MIX[index % len(MIX)] if preset == "mix" else preset
+
+
+def degrade_scene(hr: np.ndarray, preset: str, scale: int, rng: np.random.Generator) -> np.ndarray:
+    """LR of ``hr`` by ``preset``; ``classical``: a kernel of SRMD's family (x4: its analytic x4), subsampling,
+    Gaussian noise U(0, 15) on half the scenes."""
+    if preset != "classical":
+        return apply_preset(preset, hr, scale, rng).lr
+    lr, _ = degrade(hr, scale, k2=family_kernels(rng, 1)[0])
+    if rng.random() < 0.5:
+        lr = lr + rng.standard_normal(lr.shape) * rng.uniform(0, MAX_CLASSICAL_NOISE) / 255
+    return np.clip(lr, 0, 1)
 
 
 def pipeline_condition(pca: KernelPCA, lr: np.ndarray) -> np.ndarray:
     """The condition vector the pipeline gives SRMD for ``lr`` (HxWx3 in [0, 1]): the default estimator's x2
     kernel and the estimated noise level (8-bit scale, capped at SRMD's maximum)."""
     kernel = estimate_kernel(lr, 2, get_estimator(DEFAULT).config, device="cpu").kernel_x2
-    return condition_vector(pca, kernel, min(estimate_noise_sigma(lr), MAX_NOISE))
+    return condition_vector(pca, kernel, resolve_noise("auto", lr))
 
 
 @dataclass
@@ -62,7 +80,7 @@ class ScenePool:
             else:
                 top, left = int(rng.integers(0, h - span + 1)), int(rng.integers(0, w - span + 1))
             hr = np.ascontiguousarray(img[top:top + span, left:left + span])
-            lr = np.round(apply_preset(preset_for(preset, i), hr, scale, rng).lr * 255) / 255  # an 8-bit file
+            lr = np.round(degrade_scene(hr, preset_for(preset, i), scale, rng) * 255) / 255  # an 8-bit file
             lrs.append(lr.astype(np.float32))
             hrs.append(np.round(hr * 255).astype(np.uint8))
             conds.append(pipeline_condition(pca, lr))

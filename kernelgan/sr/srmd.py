@@ -31,6 +31,7 @@ from .tiling import run_tiled
 FORMAT = "kernelgan-srmd-1"
 NOISE_UNIT = 15.0  # the noise map holds level/15 (levels on the 8-bit scale; training draws 0-15)
 MAX_NOISE = 50.0
+ROUNDING_VARIANCE = 1 / 12  # 8-bit rounding's noise variance (LSB²): part of every training pair, labelled 0
 # the condition maps enter the network x0.25, about the spread of the (centred) image: at x1 the constant maps
 # swamped the image and 300 training steps gained nothing over bicubic (+0.77 dB at x0.25)
 CONDITION_GAIN = 0.25
@@ -39,7 +40,7 @@ CONDITION_GAIN = 0.25
 @dataclass(frozen=True)
 class SRMDShape:
     scale: int = 2
-    channels: int = 64  # published: 128 (ours is the smaller variant trained on CPU; README)
+    channels: int = 64  # published: 128 (ours is the smaller variant trained on CPU; docs/srmd.md)
     layers: int = 12
     pca_dims: int = 15
 
@@ -135,8 +136,8 @@ def shipped_weights(scale: int, kind: str = "classical") -> Path:
 def resolve_noise(noise: float | str, lr: np.ndarray) -> float:
     """The noise level for the map: a number as given (0-50, 8-bit scale), or ``auto``: estimated from ``lr``."""
     if isinstance(noise, str):
-        if noise.strip().lower() == "auto":
-            return min(estimate_noise_sigma(lr), MAX_NOISE)
+        if noise.strip().lower() == "auto":  # less the 8-bit rounding, which training pairs labelled 0 had too
+            return min(float(np.sqrt(max(estimate_noise_sigma(lr) ** 2 - ROUNDING_VARIANCE, 0.0))), MAX_NOISE)
         try:
             noise = float(noise)
         except ValueError:

@@ -6,10 +6,10 @@ Gaussian noise (half the samples clean, the rest U(0, max_noise) on the 8-bit sc
 Randomness comes from ``default_rng([seed, stream, step])``, so a resumed run continues exactly as an unbroken one.
 Every ``tenth`` photo (sorted by path) is held out for validation: one central crop each, fixed kernels, no noise.
 
-With a realistic ``preset`` (bsrgan, realesrgan, or mix: both), a ``1 - classical_fraction`` share of the samples
-are windows of realistic scenes instead (``realistic_pairs``: the preset's degradations, conditioned on the kernel
-and noise level the pipeline estimates), and validation uses realistic scenes of the held-out photos; ``init``
-starts from trained weights (their kernel basis included) instead of from scratch.
+With a realistic ``preset`` (bsrgan, realesrgan, or mix: both and classical scenes), a ``1 - classical_fraction``
+share of the samples are windows of scenes instead (``realistic_pairs``: the preset's degradations, conditioned
+on the kernel and noise level the pipeline estimates), and validation uses scenes of the held-out photos;
+``init`` starts from trained weights (their kernel basis included) instead of from scratch.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class TrainSettings:
     val_every: int = 250  # also the checkpoint period
     val_crop: int = 96  # LR pixels
     seed: int = 0
-    preset: str = "classical"  # classical, or a realistic preset: bsrgan, realesrgan, mix (both)
+    preset: str = "classical"  # classical, or pipeline-conditioned scenes: bsrgan, realesrgan, mix (both + classical)
     classical_fraction: float = 0.3  # with a realistic preset: the share of classical samples
     scenes: int = 2000  # realistic scenes made once per run (``realistic_pairs``)
     scene_lr: int = 80  # LR pixels a side of a scene (x4: 320 HR pixels, BSD100's short side is 321)

@@ -35,7 +35,7 @@ ProgressFn = Callable[[int, int], None]
 @dataclass(frozen=True)
 class ZSSRConfig:
     """ZSSR hyper-parameters. Defaults are the published ones except where marked; ``PUBLISHED`` restores the
-    published configuration for a given kernel (README, ZSSR)."""
+    published configuration for a given kernel (docs/zssr.md)."""
 
     channels: int = 64
     layers: int = 8
@@ -64,7 +64,7 @@ class ZSSRConfig:
     # uncentred input left 2 of DIV2KRK's 8 HR images stuck at "add nothing to the interpolation"
     tile: int = 256  # ours: inference in tiles, for bounded memory
     channels_last: bool = True  # ours: the network's weights and activations in channels-last memory order (the
-    # same function; training 1.25x faster on CPU, README)
+    # same function; training 1.25x faster on CPU, docs/zssr.md)
     gradual: bool = True  # x4 as published: an x2 stage, then x4 against the photo with the x4 kernel, the network
     # trained on from x2, fathers also from the x2 output (False: two x2 passes, the second on the x2 output)
 
@@ -77,7 +77,7 @@ PUBLISHED = ZSSRConfig(max_iters=3000, test_crop=0, ensemble=False, precision="f
 class ResidualNet(nn.Module):
     """``layers`` 3x3 convolutions with ReLU between them, reading ``x − offset``; output added to the input ``x``
     (a bicubic upscale, Nx3xHxW in [0, 1]). ``channels_last``: weights and activations in that memory order (the
-    same function; faster convolutions on CPUs, README)."""
+    same function; faster convolutions on CPUs, docs/zssr.md)."""
 
     def __init__(self, channels: int = 64, layers: int = 8, offset: float = 0.0, channels_last: bool = False):
         super().__init__()
@@ -107,7 +107,7 @@ def resolved_precision(precision: str, device: torch.device) -> str:
     """``fp32`` or ``bf16`` for ``precision`` (one of ``PRECISIONS``) on ``device``, decided once per run."""
     if precision != "auto":
         return precision
-    # on CUDA bf16 was not faster and cost 0.1 dB (README, ZSSR); a CPU with native bf16 runs 2.3x faster
+    # on CUDA bf16 was not faster and cost 0.1 dB (docs/zssr.md); a CPU with native bf16 runs 2.3x faster
     native = device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return "bf16" if native else "fp32"
 
@@ -251,7 +251,7 @@ def stage(sources: list[tuple[torch.Tensor, float]], kernel: np.ndarray, scale: 
         net = copy.deepcopy(start).to(lr.device)
         gain = train(sources, kernel, scale, net, config, real, np.random.default_rng(seed), transforms, progress)
     if gain < config.min_gain and config.precision == "bf16":
-        # bf16 rounding can stall the network at "add nothing to the interpolation" (README, ZSSR)
+        # bf16 rounding can stall the network at "add nothing to the interpolation" (docs/zssr.md)
         config = replace(config, precision="fp32")
         with seeded(seed, lr.device):
             net = copy.deepcopy(start).to(lr.device)

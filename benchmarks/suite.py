@@ -10,6 +10,9 @@ Sets (photos, cropped to at most --crop px so a run takes minutes; needs ../shar
           Only for reporting.
 - tuning: the BSD100/Set14 photos held out of the prior's and SRMD's training (every tenth by name). Every
           estimator decision is made here.
+- realistic: the suite's photos with kernels from outside the training families (``families.HELD_OUT``: lens
+          PSFs, camera shake) and DIV2KRK-family kernels followed by noise (8-bit sigma U(1, 5)) and JPEG
+          (quality U(70, 90)) ("div2krk+noise"). Only for reporting; never tune on it.
 Each photo gets one kernel of each family (``kernelgan.families``; seeded by photo and family), is blurred
 and subsampled x2 and rounded to 8 bits. Rows: each estimator; "fixed (family)" = the family's best isotropic
 Gaussian; "fixed (div2krk)" = DIV2KRK's (variance about 3, one kernel for every photo); bicubic; true.
@@ -39,6 +42,7 @@ from kernelgan.families import FAMILIES, fixed_kernel, sample_kernel
 from kernelgan.io import read_image
 from kernelgan.kernel_shape import pearson
 from kernelgan.kernels import bicubic_kernel
+from kernelgan.presets import ops
 from kernelgan.resize import imresize
 from kernelgan.sr import get_backend
 from kernelgan.synth import crop_to_multiple, degrade, image_rng
@@ -48,8 +52,12 @@ DIV2KRK_HR = (3, 13, 14, 23, 24, 30, 33, 38)
 REFERENCE_ROWS = ("fixed (family)", "fixed (div2krk)", "bicubic", "true")
 
 
+REALISTIC_FAMILIES = "lens,shake,div2krk+noise"
+NOISY = "+noise"  # a family name ending so: its LR gets sensor noise and JPEG after blur and subsampling
+
+
 def photos(which: str, data: Path) -> list[Path]:
-    if which == "suite":
+    if which in ("suite", "realistic"):
         return sorted((data / "Set5").glob("*.png")) + [data / "DIV2KRK" / "gt" / f"im_{n}.png" for n in DIV2KRK_HR]
     if which == "tuning":
         paths = sorted((data / "BSD100").glob("*.png")) + sorted((data / "Set14").glob("*.png"))
@@ -73,8 +81,12 @@ def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, s
     if prescale != 1.0:  # a sharper photo per pixel (antialiased bicubic downscale)
         photo = np.clip(imresize(photo, prescale), 0, 1).astype(np.float32)
     hr = central_crop(photo, crop)
-    truth = sample_kernel(family, image_rng(seed, f"{name}:{family}"))
+    rng = image_rng(seed, f"{name}:{family}")
+    truth = sample_kernel(family.removesuffix(NOISY), rng)
     lr, _ = degrade(hr, 2, kernel=truth)
+    if family.endswith(NOISY):
+        lr = ops.jpeg(np.clip(ops.gaussian_noise(lr, rng, rng.uniform(1, 5), gray=False), 0, 1),
+                      int(rng.integers(70, 91)))
     lr = (np.round(lr * 255) / 255).astype(np.float32)  # as saved to an 8-bit file
     kernels: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
@@ -83,7 +95,7 @@ def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, s
         config = get_estimator(est).config.with_options(options)
         kernels[est] = estimate_kernel(lr, 2, config=config, seed=0, device="cpu").kernel_x2
         seconds[est] = time.perf_counter() - start
-    kernels.update({"fixed (family)": fixed_kernel(family), "fixed (div2krk)": fixed_kernel("div2krk"),
+    kernels.update({"fixed (family)": fixed_kernel(family.removesuffix(NOISY)), "fixed (div2krk)": fixed_kernel("div2krk"),
                     "bicubic": bicubic_kernel(2), "true": truth})
     sr = None
     if with_sr:
@@ -96,7 +108,7 @@ def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, s
 def summarise(cases: list[dict], rows: list[str]) -> dict[str, dict[str, dict]]:
     """family (and "all") -> row -> mean kernel PSNR, size correlation, mean re-degradation PSNR, SR PSNR."""
     out: dict[str, dict[str, dict]] = {}
-    for family in (*FAMILIES, "all"):
+    for family in (*dict.fromkeys(c["family"] for c in cases), "all"):
         group = [c for c in cases if family in ("all", c["family"])]
         if not group:
             continue
@@ -141,9 +153,10 @@ def print_tables(summary: dict, rows: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("suite", "tuning"), default="suite")
+    parser.add_argument("--set", choices=("suite", "tuning", "realistic"), default="suite")
     parser.add_argument("--estimators", default="prior", help="comma-separated names (see `kernelgan estimators`)")
-    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--families", default=None,
+                        help=f"comma-separated [{','.join(FAMILIES)}; --set realistic: {REALISTIC_FAMILIES}]")
     parser.add_argument("--crop", type=int, default=512, help="HR crop side (central)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the kernels drawn")
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
@@ -158,6 +171,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.data / "Set5").is_dir():
         sys.exit(f"data not found at {args.data}")
+    args.families = args.families or (REALISTIC_FAMILIES if args.set == "realistic" else ",".join(FAMILIES))
     estimators = args.estimators.split(",")
     for est in estimators:
         get_estimator(est)

@@ -9,6 +9,15 @@ centred for x2 as in ``kernels``). The families cover what a photo's downscaling
 - ``motion``: a straight streak 3-9 px long at a random angle, seen through a slightly soft lens;
 - ``defocus``: a uniform disk of radius 1-3.5 px, seen through a slightly soft lens.
 
+Held out (``HELD_OUT``: never in the prior's training, which draws from ``GENERATORS`` only; for reporting how
+estimators do outside the families they know):
+
+- ``lens``: a lens PSF from pupil-function optics: a circular pupil with random defocus, astigmatism, coma and
+  spherical aberration (Zernike terms, in waves), its diffraction pattern computed 4x finer than the pixels,
+  integrated over each pixel and through a 4-spot optical low-pass filter of random strength;
+- ``shake``: camera shake, a jerky random walk (momentum, random kicks) of 2-7 px with uneven exposure along
+  the path, seen through a slightly soft lens.
+
 The *fixed kernel* of a family is the isotropic Gaussian whose variance maximises the mean kernel PSNR over
 kernels drawn from the family's own generator: the best an estimator that never looks at the image can do.
 An estimate is worth computing only where it beats that kernel.
@@ -80,27 +89,78 @@ def _defocus(rng: np.random.Generator) -> np.ndarray:
     return _soft(normalise(inside.reshape(SIZE, 8, SIZE, 8).mean(axis=(1, 3))))
 
 
+LENS_OVERSAMPLE = 4  # diffraction computed on a grid 4x finer than the pixels, then integrated over each pixel
+LENS_FFT = 128
+
+
+def _lens(rng: np.random.Generator) -> np.ndarray:
+    n, o = LENS_FFT, LENS_OVERSAMPLE
+    airy = rng.uniform(0.3, 0.9)  # first-zero radius of the in-focus Airy pattern, in pixels
+    radius = 1.22 * n / (2 * o * airy)  # pupil radius in frequency samples that gives it
+    f = np.fft.fftfreq(n) * n
+    u, v = np.meshgrid(f, f, indexing="ij")
+    rho, theta = np.hypot(u, v) / radius, np.arctan2(v, u)
+    pupil = rho <= 1.0
+    defocus, astig, coma, spherical = (rng.uniform(0, 1.2), rng.uniform(-0.4, 0.4, 2), rng.uniform(-0.3, 0.3, 2),
+                                       rng.uniform(-0.25, 0.25))
+    waves = (defocus * (2 * rho ** 2 - 1) + astig[0] * rho ** 2 * np.cos(2 * theta)
+             + astig[1] * rho ** 2 * np.sin(2 * theta) + (3 * rho ** 3 - 2 * rho) * (coma[0] * np.cos(theta)
+             + coma[1] * np.sin(theta)) + spherical * (6 * rho ** 4 - 6 * rho ** 2 + 1))
+    psf = np.abs(np.fft.fftshift(np.fft.ifft2(pupil * np.exp(2j * np.pi * waves)))) ** 2
+    olpf = int(rng.integers(0, o + 1))  # spot separation of the anti-aliasing filter, in fine samples (0: none)
+    psf = np.mean([np.roll(psf, (dy, dx), axis=(0, 1)) for dy in (0, olpf) for dx in (0, olpf)], axis=0)
+    side = SIZE * o
+    cy, cx = np.unravel_index(np.argmax(psf), psf.shape)
+    window = np.roll(psf, (side // 2 - cy, side // 2 - cx), axis=(0, 1))[:side, :side]
+    return centre_kernel(normalise(window.reshape(SIZE, o, SIZE, o).sum(axis=(1, 3))), 2)
+
+
+def _shake(rng: np.random.Generator) -> np.ndarray:
+    steps = 400
+    velocity, position, path = rng.standard_normal(2), np.zeros(2), []
+    for _ in range(steps):
+        kick = rng.standard_normal(2) * (3.0 if rng.random() < 0.02 else 0.3)  # now and then a jerk
+        velocity = 0.95 * velocity + kick
+        position = position + velocity * 0.05
+        path.append(position.copy())
+    track = np.array(path)
+    extent = rng.uniform(2.0, 7.0)
+    track = (track - track.mean(axis=0)) * extent / max(np.ptp(track, axis=0).max(), 1e-9)
+    exposure = rng.gamma(0.5, size=steps)  # uneven: the camera lingers at some points
+    c = wanted_centre(SIZE, 2)
+    ys, xs = track[:, 0] + c, track[:, 1] + c
+    k = np.zeros((SIZE, SIZE))
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    fy, fx = ys - y0, xs - x0
+    for dy, dx, w in ((0, 0, (1 - fy) * (1 - fx)), (1, 0, fy * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 1, fy * fx)):
+        np.add.at(k, (np.clip(y0 + dy, 0, SIZE - 1), np.clip(x0 + dx, 0, SIZE - 1)), w * exposure)
+    return _soft(normalise(k))
+
+
 GENERATORS: dict[str, Callable[[np.random.Generator], np.ndarray]] = {
     "div2krk": _div2krk, "sharp": _sharp, "bicubic": _bicubic, "motion": _motion, "defocus": _defocus,
 }
 FAMILIES = tuple(GENERATORS)
+HELD_OUT: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"lens": _lens, "shake": _shake}
 ALL = "all"  # the mixture of every family, equally weighted: the fixed kernel for a user who knows nothing
 
 
 def check_family(name: str) -> str:
-    if name not in GENERATORS and name != ALL:
+    if name not in GENERATORS and name not in HELD_OUT and name != ALL:
         from .errors import InputError
 
-        raise InputError(f"unknown kernel family {name!r} (use one of {', '.join(FAMILIES + (ALL,))})")
+        known = ", ".join((*FAMILIES, *HELD_OUT, ALL))
+        raise InputError(f"unknown kernel family {name!r} (use one of {known})")
     return name
 
 
 def sample_kernel(family: str, rng: np.random.Generator) -> np.ndarray:
-    """One random x2 kernel (SIZE x SIZE) of ``family`` (``all``: a family drawn uniformly first)."""
+    """One random x2 kernel (SIZE x SIZE) of ``family`` (``all``: one of ``FAMILIES`` drawn uniformly first;
+    the held-out families are drawn only by name)."""
     check_family(family)
     if family == ALL:
         family = FAMILIES[rng.integers(len(FAMILIES))]
-    return GENERATORS[family](rng)
+    return {**GENERATORS, **HELD_OUT}[family](rng)
 
 
 def isotropic_gaussian(var: float, size: int = SIZE) -> np.ndarray:

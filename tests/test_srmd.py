@@ -55,13 +55,15 @@ def test_network_shapes():
         assert out.shape == (2, 3, 10 * scale, 12 * scale)
 
 
-def test_shipped_weights_exist_are_small_and_record_their_training():
+@pytest.mark.parametrize("kind", ["classical", "real"])
+def test_shipped_weights_exist_are_small_and_record_their_training(kind):
     for scale in (2, 4):
-        path = shipped_weights(scale)
+        path = shipped_weights(scale, kind)
         assert path.stat().st_size < 10 * 2 ** 20
         w = SRMDWeights.load(path)
         assert w.net.shape.scale == scale and w.pca.dims == 15 and w.pca.size == GRID
         assert w.settings["val_history"]
+        assert w.settings.get("preset", "classical") == ("classical" if kind == "classical" else "mix")
         assert_trained_on_bsd100_and_set14_only(w.settings["train_photos"] + w.settings["val_photos"])
 
 

@@ -8,8 +8,9 @@ import ctypes
 import multiprocessing as mp
 import os
 import signal
+import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import InvalidStateError, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,23 @@ def _run_pool(paths: list[Path], work: Work, jobs: int, threads: int, report: Ca
             advance()
         pool.shutdown()
     except KeyboardInterrupt:
+        abandoned = sum(not f.done() for f in running)
+        # CPython 3.11's executor thread raises InvalidStateError on the futures cancelled above once it sees
+        # the killed workers (it sets an exception on them): that thread's report is noise here, not an error
+        threading.excepthook = _quiet_invalid_state
         workers = list((getattr(pool, "_processes", None) or {}).values())
         for process in workers:
             process.kill()
+        for process in workers:
+            process.join(5)  # reaped here: no zombie is left for an init that may not reap
         pool.shutdown(wait=False, cancel_futures=True)
-        err.print(f"stopped: {sum(not f.done() for f in running)} running images abandoned")
+        err.print(f"stopped: {abandoned} running images abandoned")
     return True
+
+
+def _quiet_invalid_state(args: threading.ExceptHookArgs) -> None:
+    if not isinstance(args.exc_value, InvalidStateError):
+        threading.__excepthook__(args)
 
 
 def run_batch(paths: list[Path], work: Work, *, label: str, done: str, output: Path, quiet: bool, as_json: bool,

@@ -30,7 +30,7 @@ def train_srmd_cmd(
     patch: int = typer.Option(DEFAULTS.patch, "--patch", min=8, help="LR crop side in pixels."),
     lr: float = typer.Option(DEFAULTS.lr, "--lr", help="Adam learning rate (cosine decay to 1/100)."),
     val_every: int = typer.Option(DEFAULTS.val_every, "--val-every", min=1, help="Steps between validation + checkpoint."),
-    preset: str = typer.Option(DEFAULTS.preset, "--preset", help="Degradations of the pairs: classical (family kernel + Gaussian noise), or scenes conditioned on the pipeline's estimates (bsrgan, realesrgan, or mix: both and classical scenes), beside --classical-fraction classical pairs with true kernels."),
+    preset: str = typer.Option(DEFAULTS.preset, "--preset", help="Degradations of the pairs: classical (family kernel + Gaussian noise), or scenes conditioned on the pipeline's estimates (bsrgan, realesrgan, realistic: both, or mix: both and classical scenes), beside --classical-fraction classical pairs with true kernels."),
     classical_fraction: float = typer.Option(DEFAULTS.classical_fraction, "--classical-fraction", min=0.0, max=1.0, help="With a realistic --preset: the share of classical pairs."),
     scenes: int = typer.Option(DEFAULTS.scenes, "--scenes", min=1, help="With a realistic --preset: scenes made before training."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from these weights (e.g. the shipped ones: fine-tuning) instead of from scratch."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +40,17 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not available (needs ../shared/data)")
     return path
+
+
+def json_lines(output: str) -> list[dict]:
+    """The JSON lines of a command's output (``--json``: one object per line; other lines skipped)."""
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def run_cli(*args):
+    """Invoke the ``kernelgan`` CLI in this process (arguments stringified); returns typer's result."""
+    from typer.testing import CliRunner
+
+    from kernelgan_cli.app import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])

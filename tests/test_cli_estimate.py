@@ -5,7 +5,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import SAMPLES
+from conftest import SAMPLES, json_lines
 from kernelgan.io import load_kernel, read_image, write_image
 from kernelgan_cli.app import app
 
@@ -25,10 +25,6 @@ def folder(tmp_path):
     write_image(d / "one.png", zebra[:96, :128])
     write_image(d / "two.png", zebra[90:186, 150:278])
     return d
-
-
-def json_lines(output: str) -> list[dict]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 def test_directory_input_writes_the_output_contract(tmp_path, folder):

@@ -10,17 +10,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import SAMPLES
+from conftest import SAMPLES, json_lines
 from kernelgan.errors import InputError
 from kernelgan.io import read_image, write_image
 from kernelgan_cli.app import app
 
 pytest.importorskip("dask.distributed")
 runner = CliRunner()
-
-
-def json_lines(output: str) -> list[dict]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 @pytest.fixture()

@@ -11,22 +11,12 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from conftest import SAMPLES, natural_image
+from conftest import SAMPLES, json_lines, natural_image, run_cli
 from kernelgan.io import atomic_path, load_kernel, read_image, save_kernel, temp_files_of, write_image
 from kernelgan.outputs import image_lock
-from kernelgan_cli.app import app
 
-runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def json_lines(output: str) -> list[dict]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+run = run_cli
 
 
 @pytest.fixture()
@@ -255,6 +245,15 @@ def test_unwritable_report_target_names_the_target(tmp_path, photos):
         locked.chmod(0o700)
 
 
+def alive(pid: str) -> bool:
+    """A process that exists and is not a zombie (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["sigint", "sigterm", "sigint-twice"])
 def test_interrupting_jobs_stops_handing_out_work_and_leaves_no_worker(tmp_path, how):
@@ -289,8 +288,8 @@ def test_interrupting_jobs_stops_handing_out_work_and_leaves_no_worker(tmp_path,
         data = json.loads(record.read_text())
         assert all((out / name).is_file() for name in data["files"])
     deadline = time.time() + 10
-    while time.time() < deadline and any(os.path.exists(f"/proc/{c}") for c in children):
+    while time.time() < deadline and any(alive(c) for c in children):
         time.sleep(0.2)
-    assert children and not [c for c in children if os.path.exists(f"/proc/{c}")]  # no orphaned worker
+    assert children and not [c for c in children if alive(c)]  # no orphaned worker
     if how != "sigint-twice":  # a killed worker's lock stays until a later run takes it over
         assert not list(out.glob(".*.lock"))

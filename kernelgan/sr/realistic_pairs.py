@@ -32,8 +32,10 @@ MAX_CLASSICAL_NOISE = 15.0  # 8-bit sigma of a noisy classical scene (as the cla
 
 
 def preset_for(preset: str, index: int) -> str:
-    """The preset of scene ``index`` for a training ``preset`` (``mix`` cycles through ``MIX``)."""
-    return MIX[index % len(MIX)] if preset == "mix" else preset
+    """The preset of scene ``index`` for a training ``preset`` (``mix`` cycles through ``MIX``, ``realistic``
+    through ``REALISTIC_PRESETS``)."""
+    cycle = {"mix": MIX, "realistic": REALISTIC_PRESETS}.get(preset, (preset,))
+    return cycle[index % len(cycle)]
 
 
 def degrade_scene(hr: np.ndarray, preset: str, scale: int, rng: np.random.Generator) -> np.ndarray:

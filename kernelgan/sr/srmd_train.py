@@ -6,7 +6,7 @@ Gaussian noise (half the samples clean, the rest U(0, max_noise) on the 8-bit sc
 Randomness comes from ``default_rng([seed, stream, step])``, so a resumed run continues exactly as an unbroken one.
 Every ``tenth`` photo (sorted by path) is held out for validation: one central crop each, fixed kernels, no noise.
 
-With a realistic ``preset`` (bsrgan, realesrgan, or mix: both and classical scenes), a ``1 - classical_fraction``
+With another ``preset`` (bsrgan, realesrgan, realistic: both, or mix: both and classical scenes), a ``1 - classical_fraction``
 share of the samples are windows of scenes instead (``realistic_pairs``: the preset's degradations, conditioned
 on the kernel and noise level the pipeline estimates), and validation uses scenes of the held-out photos;
 ``init`` starts from trained weights (their kernel basis included) instead of from scratch.
@@ -36,7 +36,7 @@ from .realistic_pairs import REALISTIC_PRESETS, ScenePool
 from .srmd import SRMDNet, SRMDShape, SRMDWeights, condition_vector, pca_tensors
 
 STEP_STREAM, VALIDATION_STREAM, PCA_STREAM, SCENE_STREAM = 0, 1, 2, 3  # independent random streams per purpose
-PRESETS = ("classical", *REALISTIC_PRESETS, "mix")
+PRESETS = ("classical", *REALISTIC_PRESETS, "realistic", "mix")
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class TrainSettings:
     val_every: int = 250  # also the checkpoint period
     val_crop: int = 96  # LR pixels
     seed: int = 0
-    preset: str = "classical"  # classical, or pipeline-conditioned scenes: bsrgan, realesrgan, mix (both + classical)
+    preset: str = "classical"  # or pipeline-conditioned scenes: bsrgan, realesrgan, realistic (both), mix (+ classical)
     classical_fraction: float = 0.3  # with a realistic preset: the share of classical samples
     scenes: int = 2000  # realistic scenes made once per run (``realistic_pairs``)
     scene_lr: int = 80  # LR pixels a side of a scene (x4: 320 HR pixels, BSD100's short side is 321)

@@ -12,6 +12,7 @@ from kernelgan.io import load_kernel
 from kernelgan.jobs import degrade_file
 from kernelgan.outputs import check_writable, output_stems
 from kernelgan.presets import PRESETS
+from kernelgan.resamplers import RESAMPLERS, resampler_kernel
 from kernelgan.synth import check_scale
 
 from .batch import run_batch
@@ -25,6 +26,7 @@ def degrade(
     scale: int = typer.Option(2, "--scale", "-s", help="Downscaling factor: 2 or 4."),
     kernel: str = typer.Option("random", "--kernel", "-k",
                                help="'random' (DIV2KRK protocol, per-image draw) or a kernel file (.npy/.mat) used at --scale."),
+    resampler: Optional[str] = typer.Option(None, "--resampler", help=f"classical: shrink as this software resampler does (its exact kernel at --scale: {', '.join(RESAMPLERS)}) instead of --kernel."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed and image name give the same result."),
     preset: str = typer.Option("classical", "--preset", "-p",
                                help="classical (one known kernel), bsrgan or realesrgan (no single true kernel)."),
@@ -46,14 +48,17 @@ def degrade(
     check_scale(scale)
     if preset not in PRESETS:
         fail(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    if preset != "classical" and (kernel != "random" or noise or jpeg is not None):
-        fail("--kernel, --noise and --jpeg apply to the classical preset only")
-    fixed = None if kernel == "random" else load_kernel(kernel)
+    if preset != "classical" and (kernel != "random" or noise or jpeg is not None or resampler is not None):
+        fail("--kernel, --resampler, --noise and --jpeg apply to the classical preset only")
+    if resampler is not None and kernel != "random":
+        fail("give --kernel or --resampler, not both")
+    fixed = resampler_kernel(resampler, scale) if resampler is not None else None if kernel == "random" else load_kernel(kernel)
+    kernel_name = f"resampler:{resampler}" if resampler is not None else "random" if fixed is None else str(kernel)
     images = expand_images(hr)
     if not images:
         fail("no input images found")
     check_writable(output)
     work = functools.partial(degrade_file, output=output, scale=scale, preset=preset, kernel=fixed,
-                             kernel_name="random" if fixed is None else str(kernel), noise=noise, jpeg=jpeg, seed=seed,
+                             kernel_name=kernel_name, noise=noise, jpeg=jpeg, seed=seed,
                              force=force, stems=output_stems(images))
     run_batch(images, work, label="degrading", done="degraded", output=output, quiet=quiet, as_json=as_json, scheduler=scheduler)

@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 
 from kernelgan.io import load_kernel
@@ -27,6 +28,7 @@ def degrade(
     kernel: str = typer.Option("random", "--kernel", "-k",
                                help="'random' (DIV2KRK protocol, per-image draw) or a kernel file (.npy/.mat) used at --scale."),
     resampler: Optional[str] = typer.Option(None, "--resampler", help=f"classical: shrink as this software resampler does (its exact kernel at --scale: {', '.join(RESAMPLERS)}) instead of --kernel."),
+    no_antialias: bool = typer.Option(False, "--no-antialias", help="With --resampler: plain sampling, the filter not stretched (OpenCV's INTER_LINEAR/INTER_CUBIC, torch's interpolate by default)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed and image name give the same result."),
     preset: str = typer.Option("classical", "--preset", "-p",
                                help="classical (one known kernel), bsrgan or realesrgan (no single true kernel)."),
@@ -52,8 +54,15 @@ def degrade(
         fail("--kernel, --resampler, --noise and --jpeg apply to the classical preset only")
     if resampler is not None and kernel != "random":
         fail("give --kernel or --resampler, not both")
-    fixed = resampler_kernel(resampler, scale) if resampler is not None else None if kernel == "random" else load_kernel(kernel)
-    kernel_name = f"resampler:{resampler}" if resampler is not None else "random" if fixed is None else str(kernel)
+    if no_antialias and resampler is None:
+        fail("--no-antialias goes with --resampler")
+    fixed: np.ndarray | None = None
+    if resampler is not None:
+        fixed = resampler_kernel(resampler, scale, antialias=not no_antialias)
+        kernel_name = f"resampler:{resampler}" + (":no-antialias" if no_antialias else "")
+    else:
+        fixed = None if kernel == "random" else load_kernel(kernel)
+        kernel_name = "random" if fixed is None else str(kernel)
     images = expand_images(hr)
     if not images:
         fail("no input images found")

@@ -11,7 +11,11 @@ separable kernel ``k[t] ∝ f((t - c - (s - 1)/2) / s)``, ``c = size // 2``: its
 Filters, as Pillow defines them: box (area averaging; also OpenCV's ``INTER_AREA`` at integer factors), bilinear
 (triangle), hamming, bicubic (a = -0.5: Pillow's and MATLAB's, ``kernels.bicubic_kernel``), bicubic-opencv
 (a = -0.75), mitchell (B = C = 1/3), lanczos2, lanczos3. Checked against Pillow's ``resize`` in the tests
-(at least 53 dB at x2 and x4, 8-bit rounding included). Plain sampling without antialiasing is not listed yet.
+(at least 53 dB at x2 and x4, 8-bit rounding included) and against torch's ``interpolate``.
+
+Without antialiasing (``antialias=False``: OpenCV's ``INTER_LINEAR`` / ``INTER_CUBIC``, torch's ``interpolate``
+by default, plain sampling) the filter is not stretched: the "kernel" is the interpolation filter sampled at the
+LR grid, ``k[t] ∝ f(t - c - (s - 1)/2)``.
 """
 
 from __future__ import annotations
@@ -69,15 +73,17 @@ FILTERS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = {
 RESAMPLERS = tuple(FILTERS)
 
 
-def resampler_line(name: str, scale: int) -> np.ndarray:
-    """The 1-D taps (odd length, sum 1) of resampler ``name`` shrinking by ``scale``."""
+def resampler_line(name: str, scale: int, antialias: bool = True) -> np.ndarray:
+    """The 1-D taps (odd length, sum 1) of resampler ``name`` shrinking by ``scale`` (the filter stretched by
+    ``scale`` when ``antialias``, as it is sampled otherwise)."""
     if name not in FILTERS:
         raise InputError(f"unknown resampler {name!r} (use one of {', '.join(RESAMPLERS)})")
     f, support = FILTERS[name]
-    half = int(np.ceil(support * scale + (scale - 1) / 2))
+    stretch = scale if antialias else 1
+    half = int(np.ceil(support * stretch + (scale - 1) / 2))
     size = 2 * half + 1
     t = np.arange(size) - half - (scale - 1) / 2
-    line = f(t / scale)
+    line = f(t / stretch)
     if not line.sum() > 0:
         raise InputError(f"resampler {name} has no taps at x{scale}")
     line = line / line.sum()
@@ -86,7 +92,7 @@ def resampler_line(name: str, scale: int) -> np.ndarray:
     return line[trim:size - trim]
 
 
-def resampler_kernel(name: str, scale: int) -> np.ndarray:
+def resampler_kernel(name: str, scale: int, antialias: bool = True) -> np.ndarray:
     """The 2-D kernel (separable, odd-sized, sum 1, negative lobes kept) of resampler ``name`` at ``scale``."""
-    line = resampler_line(name, scale)
+    line = resampler_line(name, scale, antialias)
     return np.outer(line, line)

@@ -75,3 +75,22 @@ def test_degrade_with_a_resampler_writes_its_kernel_and_pillows_lr(tmp_path, pho
     assert entry["kernel"] == "resampler:lanczos3"
     bad = run_cli("degrade", tmp_path / "p.png", "-o", tmp_path / "o2", "--resampler", "nearest-ish")
     assert bad.exit_code == 2 and "unknown resampler" in bad.output
+
+
+# (our resampler, torch mode, antialias): torch's bicubic is a = -0.75 without antialiasing, a = -0.5 with it
+TORCH = [("bilinear", "bilinear", False), ("bicubic-opencv", "bicubic", False), ("bilinear", "bilinear", True),
+         ("bicubic", "bicubic", True)]
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+@pytest.mark.parametrize(("name", "mode", "antialias"), TORCH)
+def test_kernel_reproduces_torch_interpolate_with_and_without_antialiasing(photo, name, mode, antialias, scale):
+    import torch
+    import torch.nn.functional as F
+
+    img = photo / 255.0
+    t = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+    ref = F.interpolate(t, scale_factor=1 / scale, mode=mode, align_corners=False, antialias=antialias)
+    ref = ref[0].numpy().transpose(1, 2, 0)
+    lr = blur(img, resampler_kernel(name, scale, antialias=antialias))[::scale, ::scale]
+    assert psnr_y(np.clip(inner(lr), 0, 1), np.clip(inner(ref), 0, 1)) >= 60

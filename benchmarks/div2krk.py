@@ -25,9 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from kernelgan.estimator import EstimatorConfig, estimate_kernel, losses
+from kernelgan.estimator.base import finish_kernel
 from kernelgan.estimator.networks import Generator
 from kernelgan.estimator.registry import DEFAULT, get_estimator
-from kernelgan.estimator.train import finish_kernel, rejection_reason, train_kernel
+from kernelgan.estimator.train import rejection_reason, train_kernel
 from kernelgan.evaluate import ROW_TITLES, Report, image_scores_from_dict, score_image
 from kernelgan.families import fixed_kernel, fixed_kernel_variance
 from kernelgan.io import load_kernel, read_image

@@ -19,7 +19,7 @@ from . import __version__
 from .degradation import measure
 from .errors import InputError, KernelganError
 from .estimator import EstimateResult, EstimatorConfig
-from .estimator.train import estimate_kernels, weight_files
+from .estimator.api import estimate_kernels, weight_files
 from .io import image_text, load_kernel, read_image, save_kernel, write_image
 from .kernel_shape import kernel_shape
 from .manifest import manifest_entry, update_manifest

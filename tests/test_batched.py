@@ -8,8 +8,10 @@ from typer.testing import CliRunner
 from conftest import natural_image
 from kernelgan.errors import InputError
 from kernelgan.estimator import EstimatorConfig
+from kernelgan.estimator.api import estimate_kernels
 from kernelgan.estimator.batched import BatchedSchedule, train_kernels
-from kernelgan.estimator.train import Schedule, early_prior_kernel, estimate_kernels, train_kernel
+from kernelgan.estimator.schedule import Schedule
+from kernelgan.estimator.train import early_prior_kernel, train_kernel
 from kernelgan.io import write_image
 from kernelgan_cli.app import app
 

@@ -8,7 +8,8 @@ from kernelgan.errors import InputError
 from kernelgan.estimator import EstimatorConfig, estimate_kernel, losses
 from kernelgan.estimator.crops import CropSampler, gradient_cells
 from kernelgan.estimator.networks import Discriminator, Generator
-from kernelgan.estimator.train import Schedule, rejection_reason
+from kernelgan.estimator.schedule import Schedule
+from kernelgan.estimator.train import rejection_reason
 from kernelgan.evaluate import redegradation_psnr
 from kernelgan.io import load_kernel, read_image
 from kernelgan.kernels import bicubic_kernel, centre_of_mass, kernel_psnr
@@ -157,8 +158,8 @@ def test_estimate_x4_grayscale_and_too_small(textured):
 
 
 def test_diverged_run_is_retried_with_another_seed(textured, monkeypatch):
-    import kernelgan.estimator.train as train
-    real = train.train_kernel
+    import kernelgan.estimator.gan as gan
+    real = gan.train_kernel
     calls = []
 
     def flaky(image, config, seed, device, progress=None, target=None):
@@ -166,8 +167,8 @@ def test_diverged_run_is_retried_with_another_seed(textured, monkeypatch):
         kernel, tail = real(image, config, seed, device, progress, target=target)
         return (np.full_like(kernel, np.nan), tail) if len(calls) == 1 else (kernel, tail)
 
-    monkeypatch.setattr(train, "train_kernel", flaky)
-    result = train.estimate_kernel(textured, config=EstimatorConfig(iters=100), seed=7, device="cpu")
+    monkeypatch.setattr(gan, "train_kernel", flaky)
+    result = estimate_kernel(textured, config=EstimatorConfig(iters=100), seed=7, device="cpu")
     assert calls == [7, 8] and result.seed == 8
     assert "NaN" in result.attempts[0]["rejected"] and result.attempts[1]["rejected"] is None
     assert np.all(np.isfinite(result.kernel_x2))

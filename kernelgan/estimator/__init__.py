@@ -1,11 +1,12 @@
-"""Kernel estimation: named estimators (``registry``) over one entry point (``train.estimate_kernel``)."""
+"""Kernel estimation: named configurations (``registry``) of the estimators (``learned.LearnedPrior``,
+``gan.KernelGAN``, one interface: ``base.Estimator``) behind one entry point (``api.estimate_kernel``)."""
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-_LAZY = {"EstimatorConfig": "config", "EstimateResult": "train", "estimate_kernel": "train"}
+_LAZY = {"EstimatorConfig": "config", "EstimateResult": "base", "estimate_kernel": "api"}
 
 __all__ = list(_LAZY)
 

@@ -1,4 +1,5 @@
-"""Named estimators: each is a configuration of the one estimator (``train.estimate_kernel``), listed by
+"""Named estimators: each is a configuration (``EstimatorConfig``) of an estimator (``api.estimator_for``: the
+learned prior or KernelGAN), listed by
 ``kernelgan estimators``, chosen with ``kernelgan estimate --estimator NAME`` and recorded in ``photo.json``."""
 
 from __future__ import annotations

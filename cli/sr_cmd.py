@@ -6,7 +6,6 @@ import functools
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -17,7 +16,7 @@ from kernelgan.jobs import upscale_file
 from kernelgan.outputs import check_writable, output_stems
 from kernelgan.sr import available_backends, get_backend
 from kernelgan.sr.base import check_options
-from kernelgan.sr.srmd import SHIPPED, resolve_noise
+from kernelgan.sr.srmd import SHIPPED, parse_noise
 from kernelgan.synth import check_scale
 
 from .batch import run_batch
@@ -60,7 +59,7 @@ def sr(
     if weights is not None and weights not in ("auto", *SHIPPED) and not Path(weights).is_file():
         fail(f"--weights {weights}: no such file")
     if noise is not None:
-        resolve_noise(noise, np.zeros((1, 1, 3)))  # a bad level: one error before any work
+        parse_noise(noise)  # a bad level: one error before any work
     given: dict[str, Any] = {"max_iters": iters, "noise": noise, "weights": weights, "real": True if real else None}
     options = {**{k: v for k, v in given.items() if v is not None}, **parse_opts(opt)}
     check_options(chosen, options)  # unknown or mistyped options: one error before any work

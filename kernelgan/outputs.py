@@ -237,15 +237,13 @@ def image_lock(out_dir: Path, stem: str) -> Iterator[bool]:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            holder = _holder(path)
-            if holder is None or holder > 0:  # alive (or unreadable: treated as alive)
+            alive, pid = _holder(path)
+            if alive:
                 yield False
                 return
-            dead = -holder
             path.unlink(missing_ok=True)  # stale: its process is gone; so are its half-written temp files
-            if dead > 0:
-                for leftover in temp_files_of(out_dir, dead):
-                    leftover.unlink(missing_ok=True)
+            for leftover in temp_files_of(out_dir, pid) if pid else []:
+                leftover.unlink(missing_ok=True)
             continue
         try:
             os.write(fd, str(os.getpid()).encode())
@@ -257,22 +255,22 @@ def image_lock(out_dir: Path, stem: str) -> Iterator[bool]:
     yield False
 
 
-def _holder(path: Path) -> int | None:
-    """The lock's holder: its pid if alive, minus its pid if dead (``-0``: a lock gone or left empty for a
-    minute), None if it cannot be told (taken as alive)."""
+def _holder(path: Path) -> tuple[bool, int]:
+    """(whether the lock's holder is alive, its pid; 0 when unknown). A lock that cannot be read counts as alive;
+    one gone, or left empty for a minute, as dead."""
     try:
         text = path.read_text().strip()
         if not text:  # just created, pid not yet written (or its writer died at once: stale after a minute)
-            return None if time.time() - path.stat().st_mtime < 60 else 0
+            return time.time() - path.stat().st_mtime < 60, 0
         pid = int(text)
     except FileNotFoundError:
-        return 0
+        return False, 0
     except (OSError, ValueError):
-        return None
+        return True, 0
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return -pid
+        return False, pid
     except PermissionError:
-        return pid
-    return pid
+        return True, pid
+    return True, pid

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..degradation import measure
+from ..degradation import Degradation, measure
 from ..errors import InputError
 from ..io import atomic_path
 from ..noise import estimate_noise_sigma
@@ -133,11 +133,11 @@ def shipped_weights(scale: int, kind: str = "classical") -> Path:
     return Path(str(files("kernelgan.sr") / "weights" / SHIPPED[kind].format(scale=scale)))
 
 
-def resolve_noise(noise: float | str, lr: np.ndarray) -> float:
-    """The noise level for the map: a number as given (0-50, 8-bit scale), or ``auto``: estimated from ``lr``."""
+def parse_noise(noise: float | str) -> float | None:
+    """A noise setting checked: a level within 0-50 (8-bit scale), or None for ``auto``."""
     if isinstance(noise, str):
-        if noise.strip().lower() == "auto":  # less the 8-bit rounding, which training pairs labelled 0 had too
-            return min(float(np.sqrt(max(estimate_noise_sigma(lr) ** 2 - ROUNDING_VARIANCE, 0.0))), MAX_NOISE)
+        if noise.strip().lower() == "auto":
+            return None
         try:
             noise = float(noise)
         except ValueError:
@@ -147,12 +147,22 @@ def resolve_noise(noise: float | str, lr: np.ndarray) -> float:
     return float(noise)
 
 
-def choose_weights(weights: str | os.PathLike, scale: int, lr: np.ndarray) -> Path:
-    """The weights file: ``auto`` picks ``real`` for a photo that looks realistic (``degradation.measure``:
-    noisy or JPEG-blocked pixels) and ``classical`` otherwise; ``classical`` / ``real`` name the shipped files;
-    anything else is a path."""
+def resolve_noise(noise: float | str, lr: np.ndarray, found: Degradation | None = None) -> float:
+    """The noise level for the map: a number as given, or ``auto``: the level estimated from ``lr`` (or taken
+    from ``found``, its measurement) less 8-bit rounding, which training pairs labelled 0 had too."""
+    level = parse_noise(noise)
+    if level is not None:
+        return level
+    sigma = found.noise_sigma if found is not None else estimate_noise_sigma(lr)
+    return min(float(np.sqrt(max(sigma ** 2 - ROUNDING_VARIANCE, 0.0))), MAX_NOISE)
+
+
+def choose_weights(weights: str | os.PathLike, scale: int, lr: np.ndarray, found: Degradation | None = None) -> Path:
+    """The weights file: ``auto`` picks ``real`` for a photo that looks realistic (``degradation.measure`` of
+    ``lr``, or ``found``: noisy or JPEG-blocked pixels) and ``classical`` otherwise; ``classical`` / ``real``
+    name the shipped files; anything else is a path."""
     if str(weights) == "auto":
-        return shipped_weights(scale, "real" if measure(lr).realistic else "classical")
+        return shipped_weights(scale, "real" if (found or measure(lr)).realistic else "classical")
     if str(weights) in SHIPPED:
         return shipped_weights(scale, str(weights))
     return Path(weights)
@@ -188,8 +198,10 @@ class SRMD:
         ``weights``: ``auto`` (the realistic weights for a noisy or JPEG-compressed photo, else the classical
         ones), ``classical``, ``real``, or a file from ``kernelgan train-srmd``. Other options are ignored."""
         check_request(self, lr, kernel, scale)
-        level = resolve_noise(noise, lr)
-        loaded = SRMDWeights.load(choose_weights(weights, scale, lr))
+        auto = parse_noise(noise) is None or str(weights) == "auto"
+        found = measure(lr) if auto else None  # one measurement for both settings
+        level = resolve_noise(noise, lr, found)
+        loaded = SRMDWeights.load(choose_weights(weights, scale, lr, found))
         if loaded.net.shape.scale != scale:
             raise InputError(f"{weights}: weights are for x{loaded.net.shape.scale}, not x{scale}")
         sr = super_resolve(loaded, lr, kernel, level, torch.device(device))

@@ -10,14 +10,18 @@ Sets (photos, cropped to at most --crop px so a run takes minutes; needs ../shar
           Only for reporting.
 - tuning: the BSD100/Set14 photos held out of the prior's and SRMD's training (every tenth by name). Every
           estimator decision is made here.
-- realistic: the suite's photos with kernels from outside the training families (``families.HELD_OUT``: lens
-          PSFs, camera shake) and DIV2KRK-family kernels followed by noise (8-bit sigma U(1, 5)) and JPEG
-          (quality U(70, 90)) ("div2krk+noise"). Only for reporting; never tune on it.
+- realistic: the suite's photos with the camera families (``families.CAMERA``: lens PSFs, camera shake and their
+          combinations; in the prior's training since 2026-12-02, on other photos), the held-out one
+          (``families.HELD_OUT``: hand tremor, in no training) and DIV2KRK-family kernels followed by noise (8-bit
+          sigma U(1, 5)) and JPEG (quality U(70, 90)) ("div2krk+noise"). Only for reporting; never tune on it.
 Each photo gets one kernel of each family (``kernelgan.families``; seeded by photo and family), is blurred
 and subsampled x2 and rounded to 8 bits. Rows: each estimator; "fixed (family)" = the family's best isotropic
 Gaussian; "fixed (div2krk)" = DIV2KRK's (variance about 3, one kernel for every photo); bicubic; true.
 Measures per family: mean kernel PSNR, correlation of log kernel sizes with the truth, mean re-degradation
-PSNR, SRMD x2 Y-PSNR (shipped weights; 2 px shaved), seconds per image.
+PSNR, the worst image's re-degradation PSNR relative to the family's fixed kernel, SRMD x2 Y-PSNR (shipped
+weights; 2 px shaved), seconds per image; and, for an estimator with a confidence, the rank correlation
+(Spearman) of its predicted size error with the actual |size error| and of its predicted re-degradation PSNR
+with the actual one.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
 from kernelgan.estimator import estimate_kernel
 from kernelgan.estimator.prior_train import split_photos
@@ -52,7 +57,7 @@ DIV2KRK_HR = (3, 13, 14, 23, 24, 30, 33, 38)
 REFERENCE_ROWS = ("fixed (family)", "fixed (div2krk)", "bicubic", "true")
 
 
-REALISTIC_FAMILIES = "lens,shake,div2krk+noise"
+REALISTIC_FAMILIES = "lens,shake,combo,tremor,div2krk+noise"
 NOISY = "+noise"  # a family name ending so: its LR gets sensor noise and JPEG after blur and subsampling
 
 
@@ -90,10 +95,12 @@ def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, s
     lr = (np.round(lr * 255) / 255).astype(np.float32)  # as saved to an 8-bit file
     kernels: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
+    quality: dict[str, dict] = {}
     for est in estimators:
         start = time.perf_counter()
         config = get_estimator(est).config.with_options(options)
-        kernels[est] = estimate_kernel(lr, 2, config=config, seed=0, device="cpu").kernel_x2
+        result = estimate_kernel(lr, 2, config=config, seed=0, device="cpu")
+        kernels[est], quality[est] = result.kernel_x2, result.quality
         seconds[est] = time.perf_counter() - start
     kernels.update({"fixed (family)": fixed_kernel(family.removesuffix(NOISY)), "fixed (div2krk)": fixed_kernel("div2krk"),
                     "bicubic": bicubic_kernel(2), "true": truth})
@@ -102,7 +109,7 @@ def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, s
         backend = get_backend("srmd")
         sr = lambda image, k: backend.upscale(image, k, 2, seed=0)  # noqa: E731
     rows = {row: asdict(score_kernel(k, truth, 2, hr, lr, sr)) for row, k in kernels.items()}
-    return {"photo": name, "family": family, "rows": rows, "seconds": seconds}
+    return {"photo": name, "family": family, "rows": rows, "seconds": seconds, "quality": quality}
 
 
 def summarise(cases: list[dict], rows: list[str]) -> dict[str, dict[str, dict]]:
@@ -119,7 +126,17 @@ def summarise(cases: list[dict], rows: list[str]) -> dict[str, dict[str, dict]]:
             entry = {"kernel_psnr": statistics.mean(s["kernel_psnr"] for s in scores),
                      "size_corr": pearson([np.log(s["size"]) for s in scores], true_sizes),
                      "abs_size_error": statistics.mean(abs(s["size_error"]) for s in scores),
-                     "redeg_psnr": statistics.mean(s["redeg_psnr"] for s in scores)}
+                     "redeg_psnr": statistics.mean(s["redeg_psnr"] for s in scores),
+                     "worst_vs_fixed": min(c["rows"][row]["redeg_psnr"] - c["rows"]["fixed (family)"]["redeg_psnr"]
+                                           for c in group)}
+            judged = [c for c in group if "predicted_size_error" in c.get("quality", {}).get(row, {})]
+            if len(judged) >= 3:
+                predicted = [c["quality"][row] for c in judged]
+                entry["confidence_size_rank"] = float(spearmanr([q["predicted_size_error"] for q in predicted],
+                                                                [abs(c["rows"][row]["size_error"]) for c in judged])[0])
+                entry["confidence_redeg_rank"] = float(spearmanr([q["predicted_redeg_psnr"] for q in predicted],
+                                                                 [c["rows"][row]["redeg_psnr"] for c in judged])[0])
+                entry["low_confidence_share"] = statistics.mean(q["low_confidence"] for q in predicted)
             if scores[0]["sr_psnr"] is not None:
                 entry["sr_psnr"] = statistics.mean(s["sr_psnr"] for s in scores)
                 entry["sr_ssim"] = statistics.mean(s["sr_ssim"] for s in scores)
@@ -137,7 +154,12 @@ def print_tables(summary: dict, rows: list[str]) -> None:
         return "-" if v is None else f"{v:.{digits}f}"
 
     for metric, title, digits in (("kernel_psnr", "mean kernel PSNR (dB)", 2), ("size_corr", "correlation of log sizes", 2),
-                                  ("redeg_psnr", "mean re-degradation PSNR (dB)", 2), ("sr_psnr", "SRMD x2 Y-PSNR (dB)", 2),
+                                  ("redeg_psnr", "mean re-degradation PSNR (dB)", 2),
+                                  ("worst_vs_fixed", "worst image: re-degradation PSNR minus the fixed kernel's (dB)", 2),
+                                  ("confidence_size_rank", "confidence: rank corr. of predicted and actual |size error|", 2),
+                                  ("confidence_redeg_rank", "confidence: rank corr. of predicted and actual re-deg. PSNR", 2),
+                                  ("low_confidence_share", "share flagged low confidence", 2),
+                                  ("sr_psnr", "SRMD x2 Y-PSNR (dB)", 2),
                                   ("median_seconds", "median seconds per image", 1)):
         if not any(metric in summary[f].get(r, {}) for f in summary for r in rows):
             continue

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("report_cmd", "report", "Write one self-contained HTML page for an output folder."),
     "train-prior": ("train_prior_cmd", "train_prior_cmd", "Train the learned kernel prior on HR photos."),
     "train-srmd": ("train_srmd_cmd", "train_srmd_cmd", "Train SRMD weights on HR photos."),
+    "train-router": ("train_router_cmd", "train_router_cmd", "Train the detector that picks SRMD's weights."),
 }
 
 

@@ -1,7 +1,9 @@
-"""What a photo says about its degradation besides blur: its noise level and its JPEG compression.
+"""What a photo says about its degradation besides blur: its noise level, its JPEG compression, and how likely
+it is that a realistic chain (several blurs, resizes, noise, JPEG) made it.
 
-``measure`` reads both (``noise``, ``jpeg``) for ``photo.json`` and the summary line; ``looks_realistic`` is the
-rule that sends a photo to the SRMD weights trained on realistic degradations (``kernelgan.sr.srmd``).
+``measure`` reads them (``noise``, ``jpeg``, ``realism``) for ``photo.json`` and the summary line;
+``looks_realistic`` is the rule that sends a photo to the SRMD weights trained on realistic degradations
+(``kernelgan.sr.srmd``): noisy, or JPEG, or the router's probability above its threshold.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from .jpeg import Compression, compression
 from .noise import estimate_noise_sigma
+from .realism import THRESHOLD, realistic_probability
 
 # above this noise level (8-bit sigma) a photo is treated as realistic: clean 8-bit photos blurred and
 # subsampled read 0.3-1.3 on the tuning photos (kernelgan.noise)
@@ -23,15 +26,18 @@ REALISTIC_NOISE = 2.0
 class Degradation:
     noise_sigma: float  # estimated sensor-noise level, 8-bit scale
     compression: Compression
+    realistic_probability: float | None = None  # the router's (None: no router weights, or a tiny photo)
 
     @property
     def realistic(self) -> bool:
-        """Noisy or JPEG-compressed: outside the classical model (blur, subsampling, 8-bit rounding)."""
-        return looks_realistic(self.noise_sigma, self.compression.jpeg)
+        """Noisy, JPEG-compressed or read as realistic by the router: outside the classical model (one blur,
+        subsampling, 8-bit rounding)."""
+        return looks_realistic(self.noise_sigma, self.compression.jpeg, self.realistic_probability)
 
     def to_dict(self) -> dict:
+        p = self.realistic_probability
         return {"noise_sigma": round(self.noise_sigma, 3), "jpeg": self.compression.to_dict(),
-                "realistic": self.realistic}
+                "realistic_probability": None if p is None else round(p, 4), "realistic": self.realistic}
 
     def summary(self) -> str:
         """A few words for the summary line: 'noise 3.2, JPEG q85'."""
@@ -40,11 +46,11 @@ class Degradation:
         return f"noise {self.noise_sigma:.1f}{jpeg}"
 
 
-def looks_realistic(noise_sigma: float, jpeg: bool) -> bool:
-    return noise_sigma > REALISTIC_NOISE or jpeg
+def looks_realistic(noise_sigma: float, jpeg: bool, probability: float | None = None) -> bool:
+    return noise_sigma > REALISTIC_NOISE or jpeg or (probability is not None and probability > THRESHOLD)
 
 
 def measure(img: np.ndarray, path: str | os.PathLike | None = None) -> Degradation:
-    """The noise level and compression of ``img`` (HxWx3 in [0, 1]), with the file's JPEG tables when ``path``
-    is a JPEG."""
-    return Degradation(estimate_noise_sigma(img), compression(path, img))
+    """The noise level, compression and realistic-chain probability of ``img`` (HxWx3 in [0, 1]), with the
+    file's JPEG tables when ``path`` is a JPEG."""
+    return Degradation(estimate_noise_sigma(img), compression(path, img), realistic_probability(img))

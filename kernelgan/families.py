@@ -9,8 +9,8 @@ centred for x2 as in ``kernels``). The families cover what a photo's downscaling
 - ``motion``: a straight streak 3-9 px long at a random angle, seen through a slightly soft lens;
 - ``defocus``: a uniform disk of radius 1-3.5 px, seen through a slightly soft lens.
 
-Held out (``HELD_OUT``: never in the prior's training, which draws from ``GENERATORS`` only; for reporting how
-estimators do outside the families they know):
+Camera families (``CAMERA``: in the prior's training since 2026-12-02, which draws from ``TRAINING``; the
+suite's ``--set realistic`` reports them on photos the prior never saw):
 
 - ``lens``: a lens PSF from pupil-function optics: a circular pupil with random defocus, astigmatism, coma and
   spherical aberration (Zernike terms, in waves), its diffraction pattern computed 4x finer than the pixels,
@@ -67,17 +67,21 @@ def _bicubic(rng: np.random.Generator) -> np.ndarray:
     return fit_size(bicubic_kernel(2), SIZE)
 
 
-def _motion(rng: np.random.Generator) -> np.ndarray:
-    length, angle = rng.uniform(3.0, 9.0), rng.uniform(0, np.pi)
-    c = wanted_centre(SIZE, 2)
-    t = np.linspace(-0.5, 0.5, 200) * length
-    ys, xs = c + t * np.sin(angle), c + t * np.cos(angle)
+def _splat(ys: np.ndarray, xs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """SIZE x SIZE kernel of points (ys, xs) with ``weights``, each spread bilinearly over its 4 nearest taps."""
     k = np.zeros((SIZE, SIZE))
     y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
     fy, fx = ys - y0, xs - x0
     for dy, dx, w in ((0, 0, (1 - fy) * (1 - fx)), (1, 0, fy * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 1, fy * fx)):
-        np.add.at(k, (np.clip(y0 + dy, 0, SIZE - 1), np.clip(x0 + dx, 0, SIZE - 1)), w)
-    return _soft(normalise(k))
+        np.add.at(k, (np.clip(y0 + dy, 0, SIZE - 1), np.clip(x0 + dx, 0, SIZE - 1)), w * weights)
+    return normalise(k)
+
+
+def _motion(rng: np.random.Generator) -> np.ndarray:
+    length, angle = rng.uniform(3.0, 9.0), rng.uniform(0, np.pi)
+    c = wanted_centre(SIZE, 2)
+    t = np.linspace(-0.5, 0.5, 200) * length
+    return _soft(_splat(c + t * np.sin(angle), c + t * np.cos(angle), np.ones(len(t))))
 
 
 def _defocus(rng: np.random.Generator) -> np.ndarray:
@@ -128,39 +132,60 @@ def _shake(rng: np.random.Generator) -> np.ndarray:
     track = (track - track.mean(axis=0)) * extent / max(np.ptp(track, axis=0).max(), 1e-9)
     exposure = rng.gamma(0.5, size=steps)  # uneven: the camera lingers at some points
     c = wanted_centre(SIZE, 2)
-    ys, xs = track[:, 0] + c, track[:, 1] + c
-    k = np.zeros((SIZE, SIZE))
-    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
-    fy, fx = ys - y0, xs - x0
-    for dy, dx, w in ((0, 0, (1 - fy) * (1 - fx)), (1, 0, fy * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 1, fy * fx)):
-        np.add.at(k, (np.clip(y0 + dy, 0, SIZE - 1), np.clip(x0 + dx, 0, SIZE - 1)), w * exposure)
-    return _soft(normalise(k))
+    return _soft(_splat(track[:, 0] + c, track[:, 1] + c, exposure))
+
+
+def _tremor(rng: np.random.Generator) -> np.ndarray:
+    t = np.linspace(0, 1, 400)
+    track = np.zeros((len(t), 2))
+    for axis in range(2):
+        track[:, axis] = rng.normal() * t  # slow drift
+        for _ in range(int(rng.integers(2, 4))):
+            track[:, axis] += rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * rng.uniform(0.5, 3.0) * t + rng.uniform(0, 2 * np.pi))
+    extent = rng.uniform(2.0, 8.0)
+    track = (track - track.mean(axis=0)) * extent / max(np.ptp(track, axis=0).max(), 1e-9)
+    c = wanted_centre(SIZE, 2)
+    return _soft(_splat(track[:, 0] + c, track[:, 1] + c, np.ones(len(t))))
+
+
+def _combo(rng: np.random.Generator) -> np.ndarray:
+    first = (_lens, _shake, _defocus)[int(rng.integers(3))](rng)
+    second = (_div2krk_small, _lens, _shake)[int(rng.integers(3))](rng)
+    both = signal.convolve2d(first, second, mode="full")  # 21 x 21; centred, cropped to SIZE, centred again
+    return centre_kernel(normalise(fit_size(centre_kernel(both, 2), SIZE)), 2)
+
+
+def _div2krk_small(rng: np.random.Generator) -> np.ndarray:
+    return random_kernel(rng, 2, SIZE, var_range=(0.2, 2.0), noise=0.0)
 
 
 GENERATORS: dict[str, Callable[[np.random.Generator], np.ndarray]] = {
     "div2krk": _div2krk, "sharp": _sharp, "bicubic": _bicubic, "motion": _motion, "defocus": _defocus,
 }
-FAMILIES = tuple(GENERATORS)
-HELD_OUT: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"lens": _lens, "shake": _shake}
+FAMILIES = tuple(GENERATORS)  # the classical five: the suite's default families and the mixture ``all``
+CAMERA: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"lens": _lens, "shake": _shake, "combo": _combo}
+TRAINING = (*FAMILIES, *CAMERA)  # what the prior is trained on (``train-prior``'s default)
+HELD_OUT: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"tremor": _tremor}
+_ALL_GENERATORS = {**GENERATORS, **CAMERA, **HELD_OUT}
 ALL = "all"  # the mixture of every family, equally weighted: the fixed kernel for a user who knows nothing
 
 
 def check_family(name: str) -> str:
-    if name not in GENERATORS and name not in HELD_OUT and name != ALL:
+    if name not in _ALL_GENERATORS and name != ALL:
         from .errors import InputError
 
-        known = ", ".join((*FAMILIES, *HELD_OUT, ALL))
+        known = ", ".join((*_ALL_GENERATORS, ALL))
         raise InputError(f"unknown kernel family {name!r} (use one of {known})")
     return name
 
 
 def sample_kernel(family: str, rng: np.random.Generator) -> np.ndarray:
     """One random x2 kernel (SIZE x SIZE) of ``family`` (``all``: one of ``FAMILIES`` drawn uniformly first;
-    the held-out families are drawn only by name)."""
+    the camera and held-out families are drawn only by name)."""
     check_family(family)
     if family == ALL:
         family = FAMILIES[rng.integers(len(FAMILIES))]
-    return {**GENERATORS, **HELD_OUT}[family](rng)
+    return _ALL_GENERATORS[family](rng)
 
 
 def isotropic_gaussian(var: float, size: int = SIZE) -> np.ndarray:

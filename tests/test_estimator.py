@@ -250,13 +250,14 @@ def test_prior_software_head_returns_matlabs_bicubic_kernel_with_its_negative_lo
     views = np.stack([truth_grid(isotropic_gaussian(v), 13) for v in (0.8, 1.2)])
     bicubic = truth_grid(bicubic_kernel(2), 13, keep_negative=True)
     assert bicubic.min() < -0.01
-    np.testing.assert_allclose(PriorPrediction(views, 0.9).kernel(0.8), bicubic)
+    read = (spectra[:2], torch.from_numpy(views))  # what the network read and returned (unused by ``kernel``)
+    np.testing.assert_allclose(PriorPrediction(views, 0.9, *read).kernel(0.8), bicubic)
     for probability in (0.7, None):
-        np.testing.assert_allclose(PriorPrediction(views, probability).kernel(0.8), views.mean(axis=0))
+        np.testing.assert_allclose(PriorPrediction(views, probability, *read).kernel(0.8), views.mean(axis=0))
     # training labels: 1 for the bicubic family only; kernel targets stay non-negative
     photo = np.random.default_rng(0).random((200, 200))
     for family, label in (("bicubic", 1.0), ("sharp", 0.0)):
-        _, targets, software = make_dataset([photo], 4, PriorTrainSettings(), seed=1, families=(family,))
+        _, targets, software = make_dataset([photo], 4, PriorTrainSettings(families=(family,)), seed=1)
         assert targets.min() >= 0 and np.all(software == label)
 
 

@@ -11,12 +11,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import KernelganError
+from ..errors import InputError, KernelganError
+from ..kernel_shape import kernel_shape
 from ..kernels import fit_size, normalise
 from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
+from .confidence import confidence_network_for, predict_confidence, shipped_confidence_path
 from .config import EstimatorConfig
-from .prior import predict_views, shipped_weights_path, view_size_spread
+from .prior import predict_spectra, shipped_weights_path, view_size_spread
+from .spectrum import view_spectra
+
+LOW_CONFIDENCE_SIZE_ERROR = 0.35  # predicted RMS log size error above which an estimate is flagged (about 40%)
 
 
 def _weights_path(setting: str, shipped: str) -> Path | None:
@@ -39,13 +44,34 @@ def prior_weight_paths(config: EstimatorConfig) -> tuple[Path, Path | None]:
 def learned_kernel(image: np.ndarray, config: EstimatorConfig,
                    device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, float]]:
     """The prior's KxK kernel for ``image`` (HxWx3 in [0, 1]; MATLAB's bicubic kernel when the software detector
-    is sure enough) and what is known of its quality (how much the views disagree; the detector's probability)."""
+    is sure enough) and what is known of its quality: how much the views disagree, the detector's probability and,
+    where a confidence network was trained for these prior weights (``confidence``), the predicted size error
+    (RMS of log size; its bias), a 90% interval of the true size (px²), the predicted re-degradation PSNR and
+    ``low_confidence`` (1.0 when the predicted size error exceeds ``LOW_CONFIDENCE_SIZE_ERROR``)."""
+    if config.prior_views not in (1, 8):
+        raise InputError(f"prior_views must be 1 or 8, got {config.prior_views}")
+    return read_kernel(view_spectra(image, config.prior_views, device), config, device)
+
+
+def read_kernel(spectra: np.ndarray, config: EstimatorConfig, device: torch.device | str = "cpu"
+                ) -> tuple[np.ndarray, dict[str, float]]:
+    """``learned_kernel`` from the views' log spectra (views x BINS x BINS; ``spectrum.view_spectra``)."""
     network, detector = prior_weight_paths(config)
-    prediction = predict_views(image, network, config.prior_views, device, detector)
-    quality = {"view_size_spread": view_size_spread(prediction.kernels)}
+    prediction = predict_spectra(spectra, network, device, detector)
+    quality: dict[str, float] = {"view_size_spread": view_size_spread(prediction.kernels)}
+    software = False
     if prediction.software_probability is not None:
         quality["software_downscaling_probability"] = prediction.software_probability
-    return normalise(fit_size(prediction.kernel(config.software_threshold), config.kernel_size)), quality
+        software = prediction.software_probability > config.software_threshold
+    kernel = normalise(fit_size(prediction.kernel(config.software_threshold), config.kernel_size))
+    judge = None if software else confidence_network_for(network, device)
+    if judge is not None:  # the confidence judges the prior's own kernel, not MATLAB's
+        confidence = predict_confidence(judge, prediction.spectra, prediction.view_kernels)
+        low, high = confidence.size_interval(kernel_shape(kernel).size)
+        quality.update(predicted_size_error=confidence.size_error, size_error_bias=confidence.size_error_mean,
+                       true_size_low=low, true_size_high=high, predicted_redeg_psnr=confidence.redeg_psnr,
+                       low_confidence=float(confidence.size_error > LOW_CONFIDENCE_SIZE_ERROR))
+    return kernel, quality
 
 
 class LearnedPrior:
@@ -55,7 +81,9 @@ class LearnedPrior:
         self.config = config
 
     def weight_files(self) -> list[Path]:
-        return [p for p in prior_weight_paths(self.config) if p is not None]
+        paths = [p for p in prior_weight_paths(self.config) if p is not None]
+        confidence = shipped_confidence_path()
+        return paths + [confidence] if confidence.is_file() else paths
 
     def estimate(self, images: list[np.ndarray], scale: int, seed: int, device: torch.device,
                  progress: ProgressFn | None) -> list[EstimateResult | KernelganError]:

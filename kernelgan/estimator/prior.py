@@ -20,7 +20,7 @@ from ..families import truth_grid
 from ..io import atomic_path
 from ..kernel_shape import kernel_shape
 from ..kernels import bicubic_kernel, centre_kernel, normalise
-from .spectrum import BINS, view_spectra
+from .spectrum import BINS
 
 FORMAT = "kernelgan-prior-1"
 KERNEL_SIZE = 13  # the predicted kernel's grid (G's kernel size)
@@ -34,6 +34,21 @@ class PriorShape:
     software_head: bool = False  # one more output: was the photo downscaled in software (MATLAB's bicubic)?
 
 
+def spectrum_features(channels: int) -> nn.Sequential:
+    """The convolutional trunk over a log spectrum: B x 1 x BINS x BINS -> B x 2c x BINS/8 x BINS/8 (c =
+    ``channels``); ``feature_count(c)`` values once flattened."""
+    c = channels
+    return nn.Sequential(
+        nn.Conv2d(1, c, 5, padding=2), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+    )
+
+
+def feature_count(channels: int) -> int:
+    return 2 * channels * (BINS // 8) ** 2
+
+
 class SpectrumNet(nn.Module):
     """(log spectra B x 1 x BINS x BINS) -> kernels B x K x K, non-negative, each summing to 1 (a softmax); with
     ``software_head`` also the logit (B) of "downscaled in software with MATLAB's bicubic kernel", a kernel with
@@ -41,14 +56,9 @@ class SpectrumNet(nn.Module):
 
     def __init__(self, shape: PriorShape):
         super().__init__()
-        c = shape.channels
         self.shape = shape
-        self.features = nn.Sequential(
-            nn.Conv2d(1, c, 5, padding=2), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
-            nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
-            nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
-        )
-        flat = 2 * c * (BINS // 8) ** 2
+        self.features = spectrum_features(shape.channels)
+        flat = feature_count(shape.channels)
         outputs = shape.kernel_size ** 2 + int(shape.software_head)
         self.head = nn.Sequential(nn.Linear(flat, shape.hidden), nn.ReLU(), nn.Linear(shape.hidden, outputs))
 
@@ -126,6 +136,8 @@ class PriorPrediction:
 
     kernels: np.ndarray  # views x KERNEL_SIZE x KERNEL_SIZE float64, each centred, non-negative, summing to 1
     software_probability: float | None
+    spectra: torch.Tensor  # views x 1 x BINS x BINS: what the network read (on its device)
+    view_kernels: torch.Tensor  # views x K x K: what it returned, in each view's own frame, before centring
 
     def kernel(self, threshold: float) -> np.ndarray:
         """The estimate: MATLAB's bicubic kernel (negative lobes kept) when software downscaling is more likely
@@ -136,25 +148,23 @@ class PriorPrediction:
         return normalise(self.kernels.mean(axis=0))
 
 
-def predict_views(image: np.ndarray, weights: Path | None = None, views: int = 1,
-                  device: torch.device | str = "cpu", detector: Path | None = None) -> PriorPrediction:
-    """The prior's x2 kernel for each of the first ``views`` rotations/flips of ``image`` (HxWx3 in [0, 1]),
-    turned back to the image's orientation and centred, and the software head's probability (of the
-    ``detector`` network when given, else of the kernel network if it has that head). The FFTs and the networks
-    run on ``device``."""
-    if views not in (1, 8):
-        raise InputError(f"prior_views must be 1 or 8, got {views}")
+def predict_spectra(spectra: np.ndarray, weights: Path | None = None, device: torch.device | str = "cpu",
+                    detector: Path | None = None) -> PriorPrediction:
+    """The prior's x2 kernel for each view from its log spectrum (``spectra``: views x BINS x BINS, view t the
+    t-th rotation/flip of the image, ``spectrum.view_spectra``), turned back to the image's orientation and
+    centred, and the software head's probability (of the ``detector`` network when given, else of the kernel
+    network if it has that head). The networks run on ``device``."""
     net = load_network(weights, device)
-    spectra = torch.from_numpy(view_spectra(image, views, device)[:, None]).to(device)
+    batch = torch.from_numpy(np.ascontiguousarray(spectra)[:, None]).to(device)
     with torch.no_grad():
-        kernels, logits = net.predict(spectra)
+        kernels, logits = net.predict(batch)
         if detector is not None:
-            logits = load_network(detector, device).predict(spectra)[1]
+            logits = load_network(detector, device).predict(batch)[1]
             if logits is None:
                 raise InputError(f"{detector}: these prior weights have no software-downscaling head")
     turned = [centre_kernel(_undo_dihedral(k, t), 2) for t, k in enumerate(kernels.double().cpu().numpy())]
     probability = None if logits is None else float(torch.sigmoid(logits.double()).mean())
-    return PriorPrediction(np.stack(turned), probability)
+    return PriorPrediction(np.stack(turned), probability, batch, kernels)
 
 
 def view_size_spread(kernels: np.ndarray) -> float:

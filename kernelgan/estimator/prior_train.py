@@ -1,5 +1,8 @@
 """Training of the learned kernel prior (``prior``) on synthetic pairs: HR photo crop, kernel of a random
-family, blur + x2 subsample, a little noise, 8-bit rounding, sometimes JPEG -> (log spectrum, true kernel).
+family (``families.TRAINING``: the five classical ones and the camera ones), blur + x2 subsample, then what a
+camera and its software add on some of them (signal-dependent sensor noise, in-camera sharpening, 8-bit
+rounding, JPEG) -> (log spectrum, true kernel). Sharpening, noise and JPEG are nuisances: the target stays the
+optical kernel.
 
 Photos are split as for SRMD: every tenth (sorted by name) is held out and never trained on; those make the
 tuning set. Sharpness varies between photos, so each is also used resized (``PriorTrainSettings.pre_scales``):
@@ -17,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
 
-from ..families import FAMILIES, sample_kernel, truth_grid
+from ..families import TRAINING, sample_kernel, truth_grid
 from ..io import read_image
 from ..metrics import MAX_PSNR
 from ..presets.ops import jpeg
@@ -39,10 +43,13 @@ class PriorTrainSettings:
     lr: float = 2e-3
     lr_end: float = 2e-5
     max_crop: int = 256  # HR crop side (LR tiles are TILE=64; a 256 crop gives 9 of them)
-    noise_p: float = 0.3  # share of samples with Gaussian noise U(0, noise_max)/255 before rounding
+    families: tuple[str, ...] = TRAINING  # kernel families drawn uniformly
+    noise_p: float = 0.4  # share of samples with sensor noise before rounding: 8-bit sigma U(0, noise_max) ...
     noise_max: float = 5.0
-    jpeg_p: float = 0.15  # share of samples saved as JPEG, quality U(jpeg_min, 95)
-    jpeg_min: int = 70
+    shot_max: float = 6.0  # ... plus, on half of them, shot noise of 8-bit sigma up to shot_max at white
+    sharpen_p: float = 0.15  # share of samples sharpened in camera: unsharp mask, amount U(0.2, 1), sigma U(0.6, 1.5)
+    jpeg_p: float = 0.25  # share of samples saved as JPEG, quality U(jpeg_min, 95)
+    jpeg_min: int = 60
     moment_weight: float = 0.1  # weight of the log-size term beside the kernel MSE
     pre_scales: tuple[float, ...] = (2.0, 1.5, 1.0, 0.7, 0.5)  # each photo is also used resized by these factors
     seed: int = 0
@@ -58,6 +65,13 @@ def split_photos(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 def make_pair(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator, settings: PriorTrainSettings
               ) -> np.ndarray:
     """Log spectrum of one synthetic LR crop of ``hr_gray`` (HxW in [0, 1]) blurred with ``kernel``."""
+    return log_spectrum(make_lr(hr_gray, kernel, rng, settings)[1])
+
+
+def make_lr(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator, settings: PriorTrainSettings
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(HR crop, its synthetic LR): a random crop of ``hr_gray`` (HxW in [0, 1]), turned and flipped at random,
+    blurred with ``kernel``, subsampled x2, then sharpened / noisy / rounded / JPEG as ``settings`` draw."""
     h, w = hr_gray.shape
     ch, cw = min(h, settings.max_crop), min(w, settings.max_crop)
     top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
@@ -66,14 +80,17 @@ def make_pair(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator,
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     lr = blur(crop, kernel)[::2, ::2]
+    if rng.random() < settings.sharpen_p:
+        lr = lr + rng.uniform(0.2, 1.0) * (lr - gaussian_filter(lr, rng.uniform(0.6, 1.5), mode="reflect"))
     if rng.random() < settings.noise_p:
-        lr = lr + rng.normal(0, rng.uniform(0, settings.noise_max) / 255, lr.shape)
+        variance = (rng.uniform(0, settings.noise_max) / 255) ** 2 * np.ones_like(lr)
+        if rng.random() < 0.5:  # shot noise: variance proportional to the signal
+            variance = variance + (rng.uniform(0, settings.shot_max) / 255) ** 2 * np.clip(lr, 0, 1)
+        lr = lr + rng.standard_normal(lr.shape) * np.sqrt(variance)
     lr = np.round(np.clip(lr, 0, 1) * 255) / 255
     if rng.random() < settings.jpeg_p:
         lr = jpeg(lr, int(rng.integers(settings.jpeg_min, 96)))
-    return log_spectrum(lr)
-
-
+    return crop, lr
 
 def load_gray_photos(paths: list[Path], pre_scales: tuple[float, ...]) -> list[np.ndarray]:
     """Each photo as luma resized by every factor of ``pre_scales`` (bicubic, antialiased when shrinking) where its
@@ -89,15 +106,14 @@ def load_gray_photos(paths: list[Path], pre_scales: tuple[float, ...]) -> list[n
 
 
 def make_dataset(photos: list[np.ndarray], n: int, settings: PriorTrainSettings, seed: int,
-                 families: tuple[str, ...] = FAMILIES, progress: Callable[[int], None] | None = None
-                 ) -> Pairs:
+                 progress: Callable[[int], None] | None = None) -> Pairs:
     """``n`` pairs: spectra n x 1 x BINS x BINS (float32), true kernels n x K x K (float32, centred, negative
     lobes clipped) and software labels n (float32, 1 for the ``bicubic`` family)."""
     rng = np.random.default_rng(seed)
     spectra, kernels, software = [], [], []
     k_size = settings.shape.kernel_size
     for i in range(n):
-        family = families[rng.integers(len(families))]
+        family = settings.families[rng.integers(len(settings.families))]
         k = sample_kernel(family, rng)
         photo = photos[rng.integers(len(photos))]
         spectra.append(make_pair(photo, k, rng, settings))

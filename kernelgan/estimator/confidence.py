@@ -1,0 +1,143 @@
+"""How sure the learned prior is: a second small network that reads the same spectrum as the prior and the
+kernel the prior returned, and predicts how wrong that kernel is.
+
+It predicts two things per view of a photo, averaged over the views:
+
+- the size error, as a distribution: log(estimated size / true size) ~ N(mu, sigma²) (size: the trace of the
+  kernel's covariance, ``kernel_shape``), from which come a predicted error (the root mean square,
+  sqrt(mu² + sigma²)) and a 90% interval for the true size;
+- the re-degradation PSNR (Y, dB): how close the photo's LR made with the estimate would be to the LR made with
+  the true kernel.
+
+It is trained (``kernelgan train-prior --confidence-for PRIOR.pt``) on fresh synthetic pairs from the training
+photos, with the prior's own errors on them as targets, and belongs to that prior: the shipped file records the
+SHA-256 of the prior it was trained for and is used only with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InputError
+from ..io import atomic_path
+from .prior import KERNEL_SIZE, feature_count, spectrum_features
+
+FORMAT = "kernelgan-confidence-1"
+Z90 = 1.645  # two-sided 90% interval of a normal distribution
+
+
+@dataclass(frozen=True)
+class ConfidenceShape:
+    channels: int = 32
+    hidden: int = 128
+    kernel_size: int = KERNEL_SIZE
+
+
+class ConfidenceNet(nn.Module):
+    """(log spectra B x 1 x BINS x BINS, the prior's kernels B x K x K) -> B x 3: mu and log sigma of the log
+    size error (estimate over truth), and the re-degradation PSNR in dB / 10."""
+
+    def __init__(self, shape: ConfidenceShape):
+        super().__init__()
+        self.shape = shape
+        self.features = spectrum_features(shape.channels)
+        inputs = feature_count(shape.channels) + shape.kernel_size ** 2
+        self.head = nn.Sequential(nn.Linear(inputs, shape.hidden), nn.ReLU(), nn.Linear(shape.hidden, 3))
+
+    def forward(self, spectra: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+        # kernels are scaled to about unit range so that they weigh like the spectral features
+        k = kernels.flatten(1) * self.shape.kernel_size ** 2
+        return self.head(torch.cat([self.features(spectra).flatten(1), k], dim=1))
+
+
+@dataclass
+class ConfidenceWeights:
+    shape: ConfidenceShape
+    state: dict[str, torch.Tensor]
+    settings: dict[str, Any]  # includes "prior_sha256": the prior these weights judge
+
+    def network(self) -> ConfidenceNet:
+        net = ConfidenceNet(self.shape)
+        net.load_state_dict(self.state)
+        return net.eval()
+
+    def save(self, path: Path) -> None:
+        with atomic_path(path) as tmp:
+            torch.save({"format": FORMAT, "shape": asdict(self.shape), "state": self.state,
+                        "settings": self.settings}, tmp)
+
+    @classmethod
+    def load(cls, path: Path) -> ConfidenceWeights:
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+            raise InputError(f"{path}: not a confidence weights file ({type(exc).__name__})") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InputError(f"{path}: not a confidence weights file (format {FORMAT} expected)")
+        return cls(ConfidenceShape(**data["shape"]), data["state"], data["settings"])
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def shipped_confidence_path() -> Path:
+    return Path(str(files("kernelgan.estimator") / "weights" / "confidence.pt"))
+
+
+_CACHE: dict[tuple[str, str, str], ConfidenceNet | None] = {}
+
+
+def confidence_network_for(prior: Path, device: torch.device | str = "cpu",
+                           path: Path | None = None) -> ConfidenceNet | None:
+    """The confidence network trained for the prior weights ``prior`` (default file: the shipped one), or None
+    when there is none for that prior (e.g. ``prior-sharp``, or weights a user trained)."""
+    path = path or shipped_confidence_path()
+    key = (str(prior), str(path), str(device))
+    if key not in _CACHE:
+        net = None
+        if path.is_file():
+            weights = ConfidenceWeights.load(path)
+            if weights.settings.get("prior_sha256") == file_sha256(prior):
+                net = weights.network().to(device)
+        _CACHE[key] = net
+    return _CACHE[key]
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """The predicted error of one estimate (see the module's docstring)."""
+
+    size_error_mean: float  # mu: predicted log(estimated size / true size)
+    size_error_sd: float  # sigma
+    redeg_psnr: float  # predicted re-degradation PSNR (Y, dB)
+
+    @property
+    def size_error(self) -> float:
+        """Predicted root-mean-square log size error (0.1 is about 10%)."""
+        return float(np.hypot(self.size_error_mean, self.size_error_sd))
+
+    def size_interval(self, size: float) -> tuple[float, float]:
+        """90% interval (px²) for the true size, given the estimate's ``size``."""
+        lo = size * np.exp(-self.size_error_mean - Z90 * self.size_error_sd)
+        hi = size * np.exp(-self.size_error_mean + Z90 * self.size_error_sd)
+        return float(lo), float(hi)
+
+
+def predict_confidence(net: ConfidenceNet, spectra: torch.Tensor, kernels: torch.Tensor) -> Confidence:
+    """Average of the per-view predictions: ``spectra`` views x 1 x BINS x BINS and the prior's ``kernels`` views
+    x K x K in each view's own frame (as the prior returned them), on the network's device."""
+    with torch.no_grad():
+        out = net(spectra.float(), kernels.float()).double().cpu().numpy()
+    mu, sigma, redeg = out[:, 0], np.exp(out[:, 1]), out[:, 2] * 10
+    # a mixture of the views' normals: its variance is the mean variance plus the spread of the means
+    spread = float(np.sqrt(np.mean(sigma ** 2) + np.var(mu)))
+    return Confidence(float(mu.mean()), spread, float(redeg.mean()))

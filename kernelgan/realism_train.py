@@ -1,0 +1,95 @@
+"""Training of the SRMD weight router (``realism``): LR crops made by the realistic presets or classically from
+the training photos, their spectra, and a binary cross-entropy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .estimator.prior import PriorShape, PriorWeights, SpectrumNet
+from .estimator.prior_train import split_photos
+from .estimator.spectrum import TILE, log_spectrum
+from .io import read_image
+from .presets import apply_preset
+from .rng import seeded
+from .sr.realistic_pairs import REALISTIC_PRESETS, degrade_scene
+
+LR_SIDE = 128  # LR crop side of a training sample (9 of the spectrum's tiles)
+
+
+def make_router_dataset(photos: list[np.ndarray], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` (log spectrum 1 x BINS x BINS, label) pairs from RGB ``photos`` (HxWx3 in [0, 1]): half made by a
+    realistic preset (label 1), half classically (label 0), each at x2 or x4 from an HR crop of at most
+    ``LR_SIDE`` x scale pixels a side, rounded to 8 bits."""
+    rng = np.random.default_rng(seed)
+    spectra, labels = [], []
+    for i in range(n):
+        photo = photos[int(rng.integers(len(photos)))]
+        scale = (2, 4)[int(rng.integers(2))] if min(photo.shape[:2]) >= 4 * TILE else 2
+        h, w = (min(side, LR_SIDE * scale) // scale * scale for side in photo.shape[:2])
+        top, left = int(rng.integers(0, photo.shape[0] - h + 1)), int(rng.integers(0, photo.shape[1] - w + 1))
+        hr = np.ascontiguousarray(photo[top:top + h, left:left + w])
+        realistic = i % 2 == 0
+        if realistic:
+            lr = apply_preset(REALISTIC_PRESETS[int(rng.integers(len(REALISTIC_PRESETS)))], hr, scale, rng).lr
+        else:
+            lr = degrade_scene(hr, "classical", scale, rng)
+        lr = np.round(np.clip(lr, 0, 1) * 255) / 255
+        spectra.append(log_spectrum(lr))
+        labels.append(float(realistic))
+    return np.stack(spectra)[:, None].astype(np.float32), np.array(labels, dtype=np.float32)
+
+
+def train_router(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], epochs: int, seed: int,
+                 log: Callable[[str], None] = print, batch: int = 128, lr: float = 1e-3) -> PriorWeights:
+    """Adam with cosine decay on the binary cross-entropy of the extra output (the kernel outputs are not
+    trained); the last epoch's weights, with the validation accuracy per epoch in their settings."""
+    shape = PriorShape(software_head=True)
+    with seeded(seed, None):
+        net = SpectrumNet(shape)
+        x, y = (torch.from_numpy(a) for a in train)
+        xv, yv = (torch.from_numpy(a) for a in val)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * (len(x) // batch), eta_min=lr / 100)
+        gen = torch.Generator().manual_seed(seed)
+        history, start = [], time.perf_counter()
+        for epoch in range(epochs):
+            net.train()
+            order = torch.randperm(len(x), generator=gen)
+            for b in range(len(x) // batch):
+                idx = order[b * batch:(b + 1) * batch]
+                logits = net.predict(x[idx])[1]
+                assert logits is not None
+                loss = F.binary_cross_entropy_with_logits(logits, y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+            net.eval()
+            with torch.no_grad():
+                logits = net.predict(xv)[1]
+            assert logits is not None
+            accuracy = float(((logits > 0) == (yv > 0.5)).float().mean())
+            history.append({"epoch": epoch + 1, "val_accuracy": round(accuracy, 4),
+                            "seconds": round(time.perf_counter() - start, 1)})
+            log(f"epoch {epoch + 1}/{epochs}: validation accuracy {accuracy:.3f}, {time.perf_counter() - start:.0f} s")
+    return PriorWeights(shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
+                        {"kind": "router", "seed": seed, "epochs": epochs, "history": history})
+
+
+def train_router_on_photos(paths: list[Path], samples: int, epochs: int, seed: int,
+                           log: Callable[[str], None] = print) -> PriorWeights:
+    """Split ``paths`` as the prior's (every tenth held out), make the pairs and train."""
+    train_paths, held_out = split_photos(paths)
+    log(f"{len(train_paths)} training photos, {len(held_out)} held out; making {samples} samples")
+    train = make_router_dataset([read_image(p) for p in train_paths], samples, seed)
+    val = make_router_dataset([read_image(p) for p in held_out], max(samples // 10, 200), seed + 1)
+    weights = train_router(train, val, epochs, seed, log)
+    weights.settings.update(samples=samples, train_photos=[p.name for p in train_paths],
+                            held_out_photos=[p.name for p in held_out])
+    return weights

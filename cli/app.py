@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sr": ("sr_cmd", "sr", "Upscale images with a known or estimated kernel through an SR backend."),
     "backends": ("sr_cmd", "backends", "List the installed SR backends."),
     "degrade": ("degrade_cmd", "degrade", "Make LR test images (and their true kernels) from HR photos."),
+    "noise-patches": ("noise_patches_cmd", "noise_patches", "Collect flat patches (a camera's noise) from photos."),
     "eval": ("eval_cmd", "eval_", "Score estimated kernels against true ones (floor, fixed kernel, ceiling)."),
     "report": ("report_cmd", "report", "Write one self-contained HTML page for an output folder."),
     "train-prior": ("train_prior_cmd", "train_prior_cmd", "Train the learned kernel prior on HR photos."),

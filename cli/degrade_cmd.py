@@ -11,7 +11,9 @@ import typer
 
 from kernelgan.io import load_kernel
 from kernelgan.jobs import degrade_file
+from kernelgan.noise_patches import load_patch_files
 from kernelgan.outputs import check_writable, output_stems
+from kernelgan.pools import load_pool
 from kernelgan.presets import PRESETS
 from kernelgan.resamplers import RESAMPLERS, resampler_kernel
 from kernelgan.synth import check_scale
@@ -29,6 +31,9 @@ def degrade(
                                help="'random' (DIV2KRK protocol, per-image draw) or a kernel file (.npy/.mat) used at --scale."),
     resampler: Optional[str] = typer.Option(None, "--resampler", help=f"classical: shrink as this software resampler does (its exact kernel at --scale: {', '.join(RESAMPLERS)}) instead of --kernel."),
     no_antialias: bool = typer.Option(False, "--no-antialias", help="With --resampler: plain sampling, the filter not stretched (OpenCV's INTER_LINEAR/INTER_CUBIC, torch's interpolate by default)."),
+    kernels: Optional[Path] = typer.Option(None, "--kernels", help="classical: a kernel pool (a folder: an estimate output folder, or .npy/.mat files); each photo draws one kernel (seeded by --seed and its name)."),
+    skip_low_confidence: bool = typer.Option(False, "--skip-low-confidence", help="With --kernels: leave out estimates their record flags low-confidence."),
+    noise_patches: Optional[Path] = typer.Option(None, "--noise-patches", help="classical: add a random crop of a random noise patch (a folder from `kernelgan noise-patches`) to each LR, before any JPEG."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed and image name give the same result."),
     preset: str = typer.Option("classical", "--preset", "-p",
                                help="classical (one known kernel), bsrgan or realesrgan (no single true kernel)."),
@@ -45,15 +50,23 @@ def degrade(
     the classical preset also writes the true kernel OUT/photo_gt_kernel_x<s>.npy and .mat (blur by
     correlation, keep every s-th pixel; at x4 the x2 kernel is applied twice, as DIV2KRK does).
 
+    A camera's own degradation (Ji et al. 2020): --kernels OUT (kernels estimated from that camera's photos)
+    and --noise-patches DIR (flat patches of the same photos, `kernelgan noise-patches`).
+
     Example: kernelgan degrade hr/ -o lr --scale 4 --preset realesrgan --seed 1
     """
     check_scale(scale)
     if preset not in PRESETS:
         fail(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    if preset != "classical" and (kernel != "random" or noise or jpeg is not None or resampler is not None):
-        fail("--kernel, --resampler, --noise and --jpeg apply to the classical preset only")
-    if resampler is not None and kernel != "random":
-        fail("give --kernel or --resampler, not both")
+    if preset != "classical" and (kernel != "random" or noise or jpeg is not None or resampler is not None
+                                  or kernels is not None or noise_patches is not None):
+        fail("--kernel, --kernels, --resampler, --noise, --noise-patches and --jpeg apply to the classical preset only")
+    if sum([resampler is not None, kernel != "random", kernels is not None]) > 1:
+        fail("give one of --kernel, --kernels and --resampler")
+    if skip_low_confidence and kernels is None:
+        fail("--skip-low-confidence goes with --kernels")
+    pool = None if kernels is None else load_pool(kernels, skip_low_confidence)
+    patches = None if noise_patches is None else load_patch_files(noise_patches)
     if no_antialias and resampler is None:
         fail("--no-antialias goes with --resampler")
     fixed: np.ndarray | None = None
@@ -69,5 +82,5 @@ def degrade(
     check_writable(output)
     work = functools.partial(degrade_file, output=output, scale=scale, preset=preset, kernel=fixed,
                              kernel_name=kernel_name, noise=noise, jpeg=jpeg, seed=seed,
-                             force=force, stems=output_stems(images))
+                             force=force, stems=output_stems(images), pool=pool, noise_patches=patches)
     run_batch(images, work, label="degrading", done="degraded", output=output, quiet=quiet, as_json=as_json, scheduler=scheduler)

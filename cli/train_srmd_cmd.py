@@ -9,6 +9,7 @@ import torch
 import typer
 
 from kernelgan.device import resolve_device
+from kernelgan.pools import load_pool
 from kernelgan.sr.kernel_pca import GRID
 from kernelgan.sr.srmd_train import PRESETS, TrainSettings, checkpoint_path, crop_span, load_photos, train_srmd
 from kernelgan.synth import check_scale
@@ -34,6 +35,7 @@ def train_srmd_cmd(
     classical_fraction: float = typer.Option(DEFAULTS.classical_fraction, "--classical-fraction", min=0.0, max=1.0, help="With a realistic --preset: the share of classical pairs."),
     scenes: int = typer.Option(DEFAULTS.scenes, "--scenes", min=1, help="With a realistic --preset: scenes made before training."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from these weights (e.g. the shipped ones: fine-tuning) instead of from scratch."),
+    kernels: Optional[Path] = typer.Option(None, "--kernels", help="A kernel pool (an estimate output folder of your camera's photos, or .npy/.mat files): its x2 kernels replace the family's, so the weights specialise to them."),
     seed: int = typer.Option(DEFAULTS.seed, "--seed"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     threads: int = typer.Option(0, "--threads", min=0, help="Torch CPU threads (0: torch's default)."),
@@ -68,7 +70,9 @@ def train_srmd_cmd(
         torch.set_num_threads(threads)
     settings = TrainSettings(scale=scale, channels=channels, steps=steps, batch=batch, patch=patch, lr=lr,
                              val_every=val_every, seed=seed, preset=preset, classical_fraction=classical_fraction,
-                             scenes=scenes, init=str(init) if init else "")
+                             scenes=scenes, init=str(init) if init else "", kernels=str(kernels) if kernels else "")
+    if kernels is not None:
+        load_pool(kernels)  # a bad pool fails here, with its one line, before any work
     output.parent.mkdir(parents=True, exist_ok=True)
     loaded = load_photos(paths, min_side=crop_span(settings, GRID))
 

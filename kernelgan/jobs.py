@@ -9,6 +9,7 @@ import json
 import platform
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ from .degradation import measure
 from .errors import InputError, KernelganError
 from .estimator import EstimateResult, EstimatorConfig
 from .estimator.api import estimate_kernels, weight_files
-from .io import image_text, load_kernel, read_image, save_kernel, write_image
+from .io import atomic_path, image_text, load_kernel, read_image, save_kernel, write_image
 from .kernel_shape import kernel_shape
 from .manifest import manifest_entry, update_manifest
+from .noise_patches import PatchSettings, flat_patches, noise_crop, patch_file
 from .outputs import (
     MANIFEST,
     expected_outputs,
@@ -40,6 +42,7 @@ from .outputs import (
     true_kernel_paths,
     write_estimate,
 )
+from .pools import PoolEntry, draw
 from .presets import apply_preset
 from .sr import get_backend
 from .sr.base import check_options
@@ -269,12 +272,15 @@ def _kernel_for(path: Path, kernels_dir: Path | None, stem: str) -> np.ndarray:
 def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, preset: str,
                  kernel: np.ndarray | None = None, kernel_name: str = "random", noise: float = 0.0,
                  jpeg: int | None = None, seed: int = 0, force: bool = False,
-                 stems: dict[Path, str] | None = None) -> Event:
+                 stems: dict[Path, str] | None = None, pool: list[PoolEntry] | None = None,
+                 noise_patches: list[Path] | None = None) -> Event:
     """Degrade one HR photo: write its LR image (and true kernel for the classical preset) as its ``stem``
     (``output_stems``) and add its entry, with every random choice and a fingerprint (input content +
     settings), to the folder's manifest; returns the event reported for it. A finished image with the same
     fingerprint is skipped; with another it is refused without ``force``; replacing it removes the old set's
-    files that the new one does not have."""
+    files that the new one does not have. Classical only: with ``pool`` the kernel is a pool entry drawn for the
+    seed and stem (its x4 kernel at x4, else the analytic x4 of its x2 kernel); with ``noise_patches`` a random
+    crop of a random patch is added after subsampling, before JPEG."""
     stem = (stems or {}).get(path, path.stem)
     lr_file = lr_path(output, stem)
     k_paths = true_kernel_paths(output, stem, scale) if preset == "classical" else []
@@ -284,8 +290,12 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
             raise InputError(f"{path}: no such file")
         if lr_file.resolve() == path.resolve():
             raise KernelganError(f"{path}: output would overwrite the input; choose another -o")
+        entry = None if pool is None else draw(pool, image_rng(seed, f"{stem}:pool"))
+        if entry is not None:
+            kernel, kernel_name = entry.kernel(scale), f"pool:{entry.name}"
         settings = {"scale": scale, "preset": preset, "seed": seed, "noise": noise, "jpeg": jpeg,
-                    "kernel": None if kernel is None else kernel_digest(kernel)}
+                    "kernel": None if kernel is None else kernel_digest(kernel),
+                    "noise_patches": None if noise_patches is None else [file_sha256(p) for p in noise_patches]}
         fp = fingerprint(path, settings)
         with image_lock(output, stem) as mine:
             if not mine:
@@ -298,7 +308,12 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
                             "reason": "outputs exist with the same input and settings"}
                 raise KernelganError(f"{existing[0]} exists (use --force to overwrite)")
             img = read_image(path)
-            options = {"kernel": kernel, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
+            options: dict[str, Any] = {"kernel": kernel, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
+            patch_drawn = None
+            if noise_patches is not None:
+                lr_shape = (img.shape[0] // scale, img.shape[1] // scale)
+                options["noise_patch"], patch_drawn = noise_crop(noise_patches, lr_shape,
+                                                                 image_rng(seed, f"{stem}:noise"), str(path))
             result = apply_preset(preset, crop_to_multiple(img, scale), scale, image_rng(seed, stem), **options)
             write_image(lr_file, result.lr)
             for p in k_paths:  # only the classical preset names kernel files, and it always has a true kernel
@@ -310,12 +325,51 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
                 "lr_size": [result.lr.shape[1], result.lr.shape[0]], "kernel": kernel_name,
                 "true_kernel": [p.name for p in k_paths] or None,
                 "true_kernel_note": None if k_paths else f"the {preset} blur is not a single kernel; none written",
-                "choices": result.choices, "fingerprint": fp, "version": __version__,
+                "choices": result.choices, "noise_patch": patch_drawn, "fingerprint": fp, "version": __version__,
             })
             if old is not None:
                 old_files = {str(n) for n in [old.get("lr"), *(old.get("true_kernel") or [])] if isinstance(n, str)}
                 remove_stale(output, {n for n in old_files if "/" not in n}, [lr_file, *k_paths])
         return {"image": str(path), "status": "ok", "outputs": [str(p) for p in [lr_file, *k_paths]]}
+    except (KernelganError, OSError) as exc:
+        return {"image": str(path), "status": "failed", "error": _named(path, exc)}
+
+
+def noise_patches_file(path: Path, on_step: StepFn | None = None, *, output: Path, settings: PatchSettings,
+                       force: bool = False, stems: dict[Path, str] | None = None) -> Event:
+    """Collect one photo's flat patches (``noise_patches``) into ``output`` as ``<stem>_noise_NN.npy`` and its
+    manifest entry (sources, places, variances, fingerprint); a photo without a flat patch gets an entry with no
+    patches. Reruns and ``force`` as ``degrade_file``."""
+    stem = (stems or {}).get(path, path.stem)
+    manifest = output / MANIFEST
+    try:
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        fp = fingerprint(path, {"noise_patches": asdict(settings)})
+        with image_lock(output, stem) as mine:
+            if not mine:
+                return {"image": str(path), "status": "skipped", "reason": "another kernelgan process is working on it"}
+            old = manifest_entry(manifest, stem)
+            old_files = [output / p["file"] for p in (old or {}).get("patches", []) if isinstance(p, dict)]
+            if old is not None and not force:
+                if old.get("fingerprint") == fp and all(p.exists() for p in old_files):
+                    return {"image": str(path), "status": "skipped",
+                            "reason": "patches exist with the same input and settings"}
+                raise KernelganError(f"{path}: {output} already holds its patches (use --force to replace them)")
+            found = flat_patches(read_image(path), settings)
+            written: list[dict[str, Any]] = []
+            for i, patch in enumerate(found):
+                target = patch_file(output, stem, i)
+                with atomic_path(target) as tmp:
+                    np.save(tmp, patch.noise, allow_pickle=False)
+                written.append({"file": target.name, "top": patch.top, "left": patch.left,
+                                "variance": [round(v, 3) for v in patch.variance]})
+            update_manifest(manifest, {"image": stem, "source": str(path), "settings": asdict(settings),
+                                       "patches": written, "fingerprint": fp, "version": __version__})
+            remove_stale(output, {p.name for p in old_files}, [output / w["file"] for w in written])
+        summary = f"{len(written)} flat patch{'es' if len(written) != 1 else ''}" if written else "no flat patch"
+        return {"image": str(path), "status": "ok", "outputs": [str(output / w["file"]) for w in written],
+                "patches": len(written), "summary": summary}
     except (KernelganError, OSError) as exc:
         return {"image": str(path), "status": "failed", "error": _named(path, exc)}
 

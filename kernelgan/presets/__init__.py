@@ -26,8 +26,9 @@ class Degraded:
 
 
 def classical(hr: np.ndarray, scale: int, rng: np.random.Generator, kernel: np.ndarray | None = None,
-              noise: float = 0.0, jpeg_quality: int | None = None) -> Degraded:
-    """Blur with a family kernel (or ``kernel``), subsample, then optional Gaussian noise (8-bit sigma) and JPEG."""
+              noise: float = 0.0, jpeg_quality: int | None = None, noise_patch: np.ndarray | None = None) -> Degraded:
+    """Blur with a family kernel (or ``kernel``), subsample, then optional Gaussian noise (8-bit sigma), a
+    ``noise_patch`` (LR-sized, zero-mean: a camera's own noise, ``noise_patches``) and JPEG."""
     choices: list[dict] = []
     if kernel is None:
         k2 = random_kernel(rng, scale=2)
@@ -40,6 +41,9 @@ def classical(hr: np.ndarray, scale: int, rng: np.random.Generator, kernel: np.n
     if noise > 0:
         choices.append({"op": "noise", "kind": "gaussian", "sigma": noise})
         lr = ops.gaussian_noise(lr, rng, noise, gray=False)
+    if noise_patch is not None:
+        choices.append({"op": "noise", "kind": "patch"})
+        lr = lr + noise_patch
     if jpeg_quality is not None:
         choices.append({"op": "jpeg", "quality": jpeg_quality})
         lr = ops.jpeg(np.clip(lr, 0, 1), jpeg_quality)

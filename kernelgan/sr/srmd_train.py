@@ -9,7 +9,9 @@ Every ``tenth`` photo (sorted by path) is held out for validation: one central c
 With another ``preset`` (bsrgan, realesrgan, realistic: both, or mix: both and classical scenes), a ``1 - classical_fraction``
 share of the samples are windows of scenes instead (``realistic_pairs``: the preset's degradations, conditioned
 on the kernel and noise level the pipeline estimates), and validation uses scenes of the held-out photos;
-``init`` starts from trained weights (their kernel basis included) instead of from scratch.
+``init`` starts from trained weights (their kernel basis included) instead of from scratch; ``kernels`` (a kernel
+pool, ``kernelgan.pools``: e.g. the kernels estimated from one camera's photos) replaces the family kernels of
+the classical samples and of validation by the pool's x2 kernels, so the weights specialise to that camera.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from ..errors import InputError
 from ..io import atomic_path, read_image
 from ..kernels import analytic_x4
 from ..metrics import psnr_y
+from ..pools import load_pool
 from ..resize import blur_downsample
 from ..rng import seeded
 from .augment import dihedral
-from .kernel_pca import KernelPCA, family_kernels, fit_pca
+from .kernel_pca import KernelPCA, family_kernels, fit_pca, to_grid
 from .realistic_pairs import REALISTIC_PRESETS, ScenePool
 from .srmd import SRMDNet, SRMDShape, SRMDWeights, condition_vector, pca_tensors
 
@@ -60,6 +63,7 @@ class TrainSettings:
     scenes: int = 2000  # realistic scenes made once per run (``realistic_pairs``)
     scene_lr: int = 80  # LR pixels a side of a scene (x4: 320 HR pixels, BSD100's short side is 321)
     init: str = ""  # weights to start from (fine-tuning); "" starts from scratch
+    kernels: str = ""  # a kernel pool folder whose x2 kernels replace the family's; "" the family
 
     @property
     def realistic(self) -> bool:
@@ -136,10 +140,22 @@ def _stack(images: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy())
 
 
+def pool_kernels(folder: str, size: int) -> np.ndarray:
+    """The x2 kernels of the pool ``folder`` on SRMD's ``size x size`` grid (n x size x size)."""
+    return np.stack([to_grid(entry.k2, size) for entry in load_pool(Path(folder))])
+
+
+def draw_k2(rng: np.random.Generator, size: int, pool: np.ndarray | None) -> np.ndarray:
+    """One x2 kernel on the ``size`` grid: a random pool kernel, or without a pool one of the family's."""
+    return family_kernels(rng, 1, size)[0] if pool is None else pool[int(rng.integers(len(pool)))]
+
+
 def training_batch(photos: list[np.ndarray], pca: KernelPCA, settings: TrainSettings, step: int,
-                   scenes: ScenePool | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   scenes: ScenePool | None = None, pool: np.ndarray | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(LR Bx3xPxP, condition Bx(t+1), HR Bx3x(sP)x(sP)) for ``step`` (deterministic in seed and step); with
-    ``scenes``, a ``1 - classical_fraction`` share of the samples are windows of realistic scenes."""
+    ``scenes``, a ``1 - classical_fraction`` share of the samples are windows of realistic scenes; the classical
+    samples' kernels come from ``pool`` when given (``draw_k2``)."""
     rng = np.random.default_rng([settings.seed, STEP_STREAM, step])
     margin = kernel_margin(settings, pca.size)
     lrs, conds, hrs = [], [], []
@@ -152,7 +168,7 @@ def training_batch(photos: list[np.ndarray], pca: KernelPCA, settings: TrainSett
             conds.append(scenes.conds[index])
             continue
         img = photos[int(rng.integers(len(photos)))]
-        k2 = family_kernels(rng, 1, pca.size)[0]
+        k2 = draw_k2(rng, pca.size, pool)
         noise = 0.0 if rng.random() < settings.clean_fraction else float(rng.uniform(0, settings.max_noise))
         lr, hr = make_sample(img, k2, noise, settings.patch, margin, settings.scale, rng)
         lrs.append(lr)
@@ -180,12 +196,13 @@ class Validation:
     bicubic_psnr: float
 
     @classmethod
-    def build(cls, photos: list[np.ndarray], pca: KernelPCA, settings: TrainSettings) -> Validation:
+    def build(cls, photos: list[np.ndarray], pca: KernelPCA, settings: TrainSettings,
+              pool: np.ndarray | None = None) -> Validation:
         rng = np.random.default_rng([settings.seed, VALIDATION_STREAM])
         margin = kernel_margin(settings, pca.size)
         lrs, conds, hrs = [], [], []
         for img in photos:
-            k2 = family_kernels(rng, 1, pca.size)[0]
+            k2 = draw_k2(rng, pca.size, pool)
             h, w = img.shape[:2]
             size = min(settings.val_crop, (min(h, w) // settings.scale) - 2 * margin)
             span = (size + 2 * margin) * settings.scale
@@ -254,7 +271,9 @@ def _train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, res
     start, history = 0, []
     if resume and ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        differs = sorted(k for k, v in asdict(settings).items() if k != "steps" and ckpt["settings"].get(k) != v)
+        defaults = asdict(TrainSettings())  # a checkpoint from before a setting existed had its default
+        differs = sorted(k for k, v in asdict(settings).items()
+                         if k != "steps" and ckpt["settings"].get(k, defaults[k]) != v)
         if differs:
             raise InputError(f"{ckpt_path}: was started with other {', '.join(differs)}; use the same options "
                              "(only --steps may change) or start afresh with --force")
@@ -265,6 +284,7 @@ def _train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, res
         pca = KernelPCA.from_dict(ckpt["pca"])
     else:
         pca = start_from.pca if settings.init else fit_basis(settings)
+    pool = pool_kernels(settings.kernels, pca.size) if settings.kernels else None
     scenes = None
     if settings.realistic:  # made again on resume: the same for the same seed
         report({"event": "scenes", "count": settings.scenes})
@@ -276,13 +296,13 @@ def _train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, res
                                      central=True)
         validation = Validation.from_scenes(val_scenes, settings)
     else:
-        validation = Validation.build(photos.val, pca, settings)
+        validation = Validation.build(photos.val, pca, settings, pool)
     report({"event": "start", "step": start, "steps": settings.steps, "train_photos": len(photos.train),
             "val_photos": len(photos.val), "val_bicubic_psnr": validation.bicubic_psnr})
 
     began = time.perf_counter()
     for step in range(start + 1, settings.steps + 1):
-        lr, cond, hr = (t.to(device) for t in training_batch(photos.train, pca, settings, step, scenes))
+        lr, cond, hr = (t.to(device) for t in training_batch(photos.train, pca, settings, step, scenes, pool))
         loss = F.l1_loss(net(lr, cond), hr)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -97,3 +97,29 @@ def load_pool(folder: Path, skip_low_confidence: bool = False) -> list[PoolEntry
 def draw(entries: list[PoolEntry], rng: np.random.Generator) -> PoolEntry:
     """One entry, uniformly."""
     return entries[int(rng.integers(len(entries)))]
+
+
+@dataclass(frozen=True)
+class PoolFaithfulness:
+    """How well a pool's kernel sizes match the true ones, as distributions (the pool is used as a whole)."""
+
+    ks: float  # two-sample Kolmogorov-Smirnov statistic of the log sizes (0: same distribution, 1: disjoint)
+    p_value: float
+    median_log_ratio: float  # median log size of the pool minus that of the truths (> 0: the pool is wider)
+    anisotropy_ks: float  # the same statistic for the anisotropies
+
+
+def pool_faithfulness(pool: list[np.ndarray], truths: list[np.ndarray]) -> PoolFaithfulness:
+    """Compare the size and anisotropy distributions (``kernel_shape``) of ``pool`` and ``truths`` (x2 kernels)."""
+    from scipy.stats import ks_2samp
+
+    from .kernel_shape import MIN_SIZE, kernel_shape
+
+    def shapes(kernels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        found = [kernel_shape(k) for k in kernels]
+        return np.log([max(s.size, MIN_SIZE) for s in found]), np.array([s.anisotropy for s in found])
+
+    (size_p, aniso_p), (size_t, aniso_t) = shapes(pool), shapes(truths)
+    sizes = ks_2samp(size_p, size_t)
+    return PoolFaithfulness(float(sizes.statistic), float(sizes.pvalue), float(np.median(size_p) - np.median(size_t)),
+                            float(ks_2samp(aniso_p, aniso_t).statistic))

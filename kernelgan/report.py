@@ -44,11 +44,11 @@ class Entry:
     kernel_x2: np.ndarray | None = None
     kernel_x4: np.ndarray | None = None
     sr_files: list[Path] = field(default_factory=list)
-    truth: dict[str, float] | None = None  # kernel_psnr, fixed_kernel_psnr, size_error, true_size
+    truth: dict[str, Any] | None = None  # kernel_psnr, fixed_kernel_psnr, size_error, true_size, kernel (array)
     error: str | None = None
 
 
-def collect(out_dir: Path, truths: dict[str, dict[str, float]] | None = None,
+def collect(out_dir: Path, truths: dict[str, dict[str, Any]] | None = None,
             kernels: dict[str, Path] | None = None) -> list[Entry]:
     """The folder's finished sets (their JSON records with a kernels entry), the evaluated stems that have kernel
     files but no record (``kernels``: stem -> file, as ``eval`` matched them), then the last run's failures. A
@@ -221,8 +221,45 @@ const rows=[...b.rows];const dir=th.dataset.dir=th.dataset.dir==='1'?'-1':'1';ro
 return (isNaN(p)||isNaN(q)?a.localeCompare(c):p-q)*dir});rows.forEach(r=>b.appendChild(r))});"""
 
 
+def _pool_section(entries: list[Entry], fixed: np.ndarray | None, scale: int) -> str:
+    """With true kernels: the folder as a kernel pool (``pools``): histograms of estimated and true log sizes and
+    the two-sample comparison, beside an image-blind pool (the fixed kernel for every photo)."""
+    pairs = [(k, e.truth["kernel"]) for e in entries for k in [e.kernel_x2 if scale == 2 else e.kernel_x4]
+             if k is not None and e.truth and e.truth.get("kernel") is not None]
+    if len(pairs) < 3:
+        return ""
+    from .pools import pool_faithfulness
+
+    truths = [t for _, t in pairs]
+    rows = [("estimates", pool_faithfulness([k for k, _ in pairs], truths))]
+    if fixed is not None:
+        rows.append(("fixed kernel (image-blind)", pool_faithfulness([fixed] * len(pairs), truths)))
+    est = np.log([max(kernel_shape(k).size, MIN_SIZE) for k, _ in pairs])
+    true = np.log([max(kernel_shape(t).size, MIN_SIZE) for t in truths])
+    edges = np.linspace(min(est.min(), true.min()) - 0.05, max(est.max(), true.max()) + 0.05, 16)
+    w, h, pad = 360, 200, 30
+    counts = [np.histogram(v, edges)[0] for v in (est, true)]
+    top = max(c.max() for c in counts)
+    bw = (w - 2 * pad) / (len(edges) - 1)
+    bars = "".join(f'<rect x="{pad + i * bw + j * bw / 2:.1f}" y="{h - pad - c / top * (h - 2 * pad):.1f}" '
+                   f'width="{bw / 2 - 1:.1f}" height="{c / top * (h - 2 * pad):.1f}" fill="{color}"/>'
+                   for j, (cs, color) in enumerate(zip(counts, ("#36c", "#e80"), strict=True))
+                   for i, c in enumerate(cs))
+    svg = (f'<svg width="{w}" height="{h}" class="plot">{bars}<text x="{pad}" y="{h - 8}" font-size="11">'
+           f'kernel size {math.exp(edges[0]):.2f} .. {math.exp(edges[-1]):.2f} px² (log bins): '
+           f'<tspan fill="#36c">estimated</tspan>, <tspan fill="#e80">true</tspan></text></svg>')
+    table = ("<table><thead><tr><th>pool</th><th>KS statistic (log size)</th><th>p</th><th>median log size "
+             "ratio</th><th>KS statistic (anisotropy)</th></tr></thead><tbody>" + "".join(
+                 f"<tr><td>{html.escape(name)}</td><td class='num'>{f.ks:.3f}</td><td class='num'>{f.p_value:.3g}"
+                 f"</td><td class='num'>{f.median_log_ratio:+.3f}</td><td class='num'>{f.anisotropy_ks:.3f}</td></tr>"
+                 for name, f in rows) + "</tbody></table>")
+    return ("<h2>As a kernel pool</h2><p>Estimated against true kernel sizes as distributions (what matters "
+            "when the kernels become a pool for <code>degrade --kernels</code>).</p>" + svg + table)
+
+
 def render(entries: list[Entry], title: str, out_dir: Path,
-           summary_rows: list[tuple[str, dict[str, Any]]] | None = None) -> str:
+           summary_rows: list[tuple[str, dict[str, Any]]] | None = None, fixed: np.ndarray | None = None,
+           scale: int = 2) -> str:
     """The whole page as one HTML string."""
     ok = [e for e in entries if e.error is None]
     failed = [e for e in entries if e.error is not None]
@@ -244,6 +281,7 @@ def render(entries: list[Entry], title: str, out_dir: Path,
             parts.append(f"<tr><td>{html.escape(name)}</td>" + "".join(
                 f"<td class='num'>{'-' if v is None else f'{v:.3f}'}</td>" for v in cells) + "</tr>")
         parts.append("</tbody></table>")
+        parts.append(_pool_section(ok, fixed, scale))
     head = ["image", "input", "kernel x2", "size (px²)", "anisotropy", "orientation (°)", "view spread", "noise (8-bit σ)",
             "JPEG", "seconds"]
     head += ["kernel PSNR", "fixed kernel PSNR", "size error"] if has_truth else []
@@ -305,14 +343,16 @@ def build_report(out_dir: Path, gt_dir: Path | None = None, family: str = "div2k
     from .evaluate import REFERENCES, ROW_TITLES, evaluate, kernel_files
     from .families import fixed_kernel
 
-    truths: dict[str, dict[str, float]] | None = None
+    truths: dict[str, dict[str, Any]] | None = None
     summary_rows = None
     kernels = None
     if gt_dir is not None:
         report = evaluate(out_dir, gt_dir, scale, fixed_kernel(family, scale))
+        gt_files = kernel_files(gt_dir, scale)
         truths = {s.image: {"kernel_psnr": s.rows["estimate"].kernel_psnr,
                             "fixed_kernel_psnr": s.rows["fixed"].kernel_psnr,
-                            "size_error": s.rows["estimate"].size_error, "true_size": s.true_size}
+                            "size_error": s.rows["estimate"].size_error, "true_size": s.true_size,
+                            "kernel": _true_kernel(gt_files.get(s.image))}
                   for s in report.images}
         summary = report.summary()
         summary_rows = [(ROW_TITLES[row], summary[row]) for row in ("estimate", *REFERENCES)]
@@ -322,4 +362,12 @@ def build_report(out_dir: Path, gt_dir: Path | None = None, family: str = "div2k
     if gt_dir is not None:  # what eval could not score is shown as failed, not left out
         named = {e.name for e in entries}
         entries += [Entry(stem, error=why) for stem, why in report.failed.items() if stem not in named]
-    return render(entries, title or f"kernelgan: {out_dir}", out_dir, summary_rows)
+    fixed = fixed_kernel(family, scale) if gt_dir is not None else None
+    return render(entries, title or f"kernelgan: {out_dir}", out_dir, summary_rows, fixed, scale)
+
+
+def _true_kernel(path: Path | None) -> np.ndarray | None:
+    try:
+        return None if path is None else load_kernel(path)
+    except KernelganError:
+        return None

@@ -141,3 +141,12 @@ def test_bad_pools_and_patch_folders_give_one_line_and_write_nothing(tmp_path):
     result = run_cli("degrade", hr, "-o", tmp_path / "out2", "--noise-patches", tmp_path / "small")
     assert result.exit_code == 1 and "smaller than its LR (80x64)" in result.output
     assert not list((tmp_path / "out2").glob("*.png"))
+
+
+def test_the_report_compares_estimates_as_a_pool_with_the_truth_and_an_image_blind_pool(tmp_path):
+    hr = _photos(tmp_path / "hr", 4, 192, 192)
+    assert run_cli("degrade", hr, "-o", tmp_path / "lr", "-q").exit_code == 0
+    assert run_cli("estimate", tmp_path / "lr", "-o", tmp_path / "est", "-q").exit_code == 0
+    assert run_cli("report", tmp_path / "est", "--gt", tmp_path / "lr").exit_code == 0
+    page = (tmp_path / "est" / "report.html").read_text()
+    assert "As a kernel pool" in page and "fixed kernel (image-blind)" in page and "KS statistic" in page

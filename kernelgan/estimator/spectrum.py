@@ -64,7 +64,7 @@ def mean_power(image: np.ndarray, stride: int = TILE // 2, device: torch.device 
     window = _window(torch.device(device))
     half = torch.zeros(TILE, TILE // 2 + 1, dtype=torch.float64, device=device)
     for start in range(0, len(tiles), CHUNK):
-        chunk = torch.from_numpy(np.ascontiguousarray(tiles[start:start + CHUNK])).to(device, torch.float64)
+        chunk = torch.from_numpy(np.require(tiles[start:start + CHUNK], requirements=["C", "W"])).to(device, torch.float64)
         chunk = (chunk - chunk.mean(dim=(1, 2), keepdim=True)) * window
         half += torch.fft.rfft2(chunk).abs().square().sum(dim=0)
     # a real signal's power is symmetric, P(-k) = P(k): the columns rfft2 leaves out are mirrored ones

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -11,8 +12,8 @@ import typer
 from kernelgan.estimator.confidence import ConfidenceWeights
 from kernelgan.estimator.confidence_train import train_confidence_on_photos
 from kernelgan.estimator.prior import PriorShape, PriorWeights
-from kernelgan.estimator.prior_train import PriorTrainSettings, train_prior_on_photos
-from kernelgan.families import TRAINING, check_family
+from kernelgan.estimator.prior_train import RECIPES, PriorTrainSettings, train_prior_on_photos
+from kernelgan.families import check_family
 
 from .common import err, expand_images, fail, handle_errors, out
 
@@ -29,9 +30,9 @@ def train_prior_cmd(
     pre_scales: str = typer.Option(",".join(f"{f:g}" for f in DEFAULTS.pre_scales), "--pre-scales",
                                    help="Each photo is also used resized by these factors (comma-separated; "
                                         "under 1: sharper per pixel, over 1: softer)."),
-    families: str = typer.Option(",".join(TRAINING), "--families",
-                                 help="Kernel families to draw from (comma-separated; the classical five only: "
-                                      "div2krk,sharp,bicubic,motion,defocus)."),
+    recipe: str = typer.Option("camera", "--recipe", help="Pairs: camera (every training family, signal-dependent noise, sharpening, JPEG 60-95) or classical (the recipe of the weights shipped before 2026-12-02: five families, Gaussian noise, JPEG 70-95)."),
+    families: Optional[str] = typer.Option(None, "--families",
+                                           help="Kernel families to draw from, comma-separated (default: the recipe's)."),
     software_head: bool = typer.Option(DEFAULTS.shape.software_head, "--software-head/--no-software-head",
                                        help="Also learn to tell software (MATLAB bicubic) downscaling apart."),
     confidence_for: Optional[Path] = typer.Option(None, "--confidence-for", help="Train instead the confidence network of these prior weights (its predicted errors; fresh pairs made as the prior's)."),
@@ -42,9 +43,9 @@ def train_prior_cmd(
     """Train the kernel prior used by the `prior` estimators (the shipped weights came from this command; docs/estimators.md).
 
     Every tenth photo (by name) is held out for validation. Pairs: an HR crop (also from the resized copies of
-    --pre-scales), a kernel of a random family (--families), blur + x2 subsample, then in-camera sharpening
-    (15%), sensor noise (40%, half of it signal-dependent), 8-bit rounding and JPEG (25%, quality 60-95); the
-    input is the LR crop's mean local power spectrum, the target the optical kernel.
+    --pre-scales), a kernel of a random family (--families), blur + x2 subsample, then (--recipe camera)
+    in-camera sharpening (15%), sensor noise (40%, half of it signal-dependent), 8-bit rounding and JPEG (25%,
+    quality 60-95); the input is the LR crop's mean local power spectrum, the target the optical kernel.
 
     With --confidence-for PRIOR.pt it trains that prior's confidence network instead (kernelgan/estimator/
     confidence.py): fresh pairs made the same way, the prior's own errors as targets.
@@ -65,14 +66,17 @@ def train_prior_cmd(
         factors = ()
     if not factors or any(not 0.1 <= f <= 4 for f in factors):
         fail(f"--pre-scales {pre_scales!r}: give comma-separated factors between 0.1 and 4")
-    chosen = tuple(check_family(f.strip()) for f in families.split(",") if f.strip())
+    if recipe not in RECIPES:
+        fail(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    base = RECIPES[recipe]
+    chosen = base.families if families is None else tuple(check_family(f.strip()) for f in families.split(",") if f.strip())
     if not chosen or "all" in chosen:
         fail(f"--families {families!r}: give comma-separated kernel family names")
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        settings = PriorTrainSettings(samples=samples, epochs=epochs, seed=seed, pre_scales=factors, families=chosen,
-                                      shape=PriorShape(software_head=software_head))
+        settings = replace(base, samples=samples, epochs=epochs, seed=seed, pre_scales=factors, families=chosen,
+                           shape=PriorShape(software_head=software_head))
         log = (lambda m: None) if quiet else err.print
         if confidence_for is not None:
             if not confidence_for.is_file():

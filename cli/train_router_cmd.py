@@ -26,7 +26,7 @@ def train_router_cmd(
     """Train the router of `sr --backend srmd --weights auto` (kernelgan/realism.py; the shipped weights came from this command, docs/srmd.md).
 
     Every tenth photo (by name) is held out for validation. Half the LR crops are made by the BSRGAN or
-    Real-ESRGAN preset, half classically (a Gaussian-family kernel, subsampling, Gaussian noise on half), at x2
+    Real-ESRGAN preset, half classically (one kernel of any training family, subsampling, Gaussian noise on half), at x2
     and x4; the network reads the crop's mean local power spectrum and learns which it is.
 
     Example: kernelgan train-router ../shared/data/BSD100 ../shared/data/Set14 -o router.pt

@@ -5,10 +5,11 @@ Real-ESRGAN-like chain ending in a resize and a sinc filter leaves little noise 
 (several kernels, resizes, ringing) is outside what the classical weights know, and they then sharpen it into
 artefacts (8 dB under bicubic interpolation on some suite photos). This detector is the prior's network shape
 (``estimator.prior.SpectrumNet`` with its one extra output) trained with binary cross-entropy on "made by the
-BSRGAN or Real-ESRGAN preset" against classical degradations (one Gaussian-family kernel, subsampling, Gaussian
-noise on half), at x2 and x4, from the training photos (BSD100/Set14 split as the prior's); its probability,
-averaged over the 8 rotations/flips, is recorded in ``photo.json``, and above ``THRESHOLD`` sends the photo to
-the realistic weights. Trained by ``kernelgan train-router`` (``realism_train``; docs/srmd.md).
+BSRGAN or Real-ESRGAN preset" against classical degradations (one kernel of any training family: Gaussians,
+motion, defocus, lens PSFs, shake; subsampling; Gaussian noise on half), at x2 and x4, from the training photos
+(BSD100/Set14 split as the prior's); its probability, averaged over the 8 rotations/flips, is recorded in
+``photo.json``, and above ``THRESHOLD`` sends the photo to the realistic weights. Trained by ``kernelgan
+train-router`` (``realism_train``; docs/srmd.md).
 """
 
 from __future__ import annotations

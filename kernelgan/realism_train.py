@@ -14,17 +14,20 @@ import torch.nn.functional as F
 from .estimator.prior import PriorShape, PriorWeights, SpectrumNet
 from .estimator.prior_train import split_photos
 from .estimator.spectrum import TILE, log_spectrum
+from .families import TRAINING, sample_kernel
 from .io import read_image
 from .presets import apply_preset
 from .rng import seeded
-from .sr.realistic_pairs import REALISTIC_PRESETS, degrade_scene
+from .sr.realistic_pairs import MAX_CLASSICAL_NOISE, REALISTIC_PRESETS
+from .synth import degrade
 
 LR_SIDE = 128  # LR crop side of a training sample (9 of the spectrum's tiles)
 
 
 def make_router_dataset(photos: list[np.ndarray], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` (log spectrum 1 x BINS x BINS, label) pairs from RGB ``photos`` (HxWx3 in [0, 1]): half made by a
-    realistic preset (label 1), half classically (label 0), each at x2 or x4 from an HR crop of at most
+    realistic preset (label 1), half classically with one kernel of any training family (``families.TRAINING``:
+    Gaussians, motion, defocus, lens, shake, ...; label 0), each at x2 or x4 from an HR crop of at most
     ``LR_SIDE`` x scale pixels a side, rounded to 8 bits."""
     rng = np.random.default_rng(seed)
     spectra, labels = [], []
@@ -37,8 +40,11 @@ def make_router_dataset(photos: list[np.ndarray], n: int, seed: int) -> tuple[np
         realistic = i % 2 == 0
         if realistic:
             lr = apply_preset(REALISTIC_PRESETS[int(rng.integers(len(REALISTIC_PRESETS)))], hr, scale, rng).lr
-        else:
-            lr = degrade_scene(hr, "classical", scale, rng)
+        else:  # one kernel of any training family (x4: applied twice), Gaussian noise U(0, 15) on half
+            family = TRAINING[int(rng.integers(len(TRAINING)))]
+            lr = degrade(hr, scale, k2=sample_kernel(family, rng))[0]
+            if rng.random() < 0.5:
+                lr = lr + rng.standard_normal(lr.shape) * rng.uniform(0, MAX_CLASSICAL_NOISE) / 255
         lr = np.round(np.clip(lr, 0, 1) * 255) / 255
         spectra.append(log_spectrum(lr))
         labels.append(float(realistic))

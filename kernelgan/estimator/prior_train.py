@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
-from ..families import TRAINING, sample_kernel, truth_grid
+from ..families import FAMILIES, TRAINING, sample_kernel, truth_grid
 from ..io import read_image
 from ..metrics import MAX_PSNR
 from ..presets.ops import jpeg
@@ -56,6 +56,15 @@ class PriorTrainSettings:
     shape: PriorShape = PriorShape()
 
 
+RECIPES = {
+    "camera": PriorTrainSettings(),  # the default since 2026-12-02
+    # the recipe of the weights shipped before (prior.pt of 2026-11-26, prior_sharp.pt, software.pt): the five
+    # classical families, Gaussian noise on 30%, JPEG 70-95 on 15%, no sharpening
+    "classical": PriorTrainSettings(families=FAMILIES, noise_p=0.3, shot_max=0.0, sharpen_p=0.0, jpeg_p=0.15,
+                                    jpeg_min=70),
+}
+
+
 def split_photos(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """(training, held-out): every tenth photo of the sorted list (by name) is held out."""
     ordered = sorted(paths, key=lambda p: p.name)
@@ -80,13 +89,13 @@ def make_lr(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator, s
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     lr = blur(crop, kernel)[::2, ::2]
-    if rng.random() < settings.sharpen_p:
+    if settings.sharpen_p and rng.random() < settings.sharpen_p:
         lr = lr + rng.uniform(0.2, 1.0) * (lr - gaussian_filter(lr, rng.uniform(0.6, 1.5), mode="reflect"))
     if rng.random() < settings.noise_p:
-        variance = (rng.uniform(0, settings.noise_max) / 255) ** 2 * np.ones_like(lr)
-        if rng.random() < 0.5:  # shot noise: variance proportional to the signal
-            variance = variance + (rng.uniform(0, settings.shot_max) / 255) ** 2 * np.clip(lr, 0, 1)
-        lr = lr + rng.standard_normal(lr.shape) * np.sqrt(variance)
+        sd: float | np.ndarray = rng.uniform(0, settings.noise_max) / 255
+        if settings.shot_max and rng.random() < 0.5:  # shot noise: variance proportional to the signal
+            sd = np.sqrt(sd ** 2 + (rng.uniform(0, settings.shot_max) / 255) ** 2 * np.clip(lr, 0, 1))
+        lr = lr + rng.normal(0, 1, lr.shape) * sd
     lr = np.round(np.clip(lr, 0, 1) * 255) / 255
     if rng.random() < settings.jpeg_p:
         lr = jpeg(lr, int(rng.integers(settings.jpeg_min, 96)))

@@ -191,20 +191,21 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
     remove_stale(output, old_files, outputs)
     shape = kernel_shape(result.kernel_x2)
     software = result.quality.get("software_downscaling_probability", 0.0) > config.software_threshold
-    note = " (software bicubic downscaling detected)" if software else _confidence_note(result.quality)
+    note = " (software bicubic downscaling detected)" if software else ""
     return {"seconds": round(seconds, 3), "seed_used": result.seed, "retries": len(result.attempts) - 1,
             "quality": result.quality, "kernel_size": round(shape.size, 4), "anisotropy": round(shape.anisotropy, 4),
             "degradation": degradation.to_dict(), "outputs": [str(p) for p in outputs],
-            "summary": f"kernel size {shape.size:.2f} px², anisotropy {shape.anisotropy:.2f}{note}, "
+            "summary": f"kernel size {shape.size:.2f} px²{_confidence_note(result.quality)}, "
+                       f"anisotropy {shape.anisotropy:.2f}{note}, "
                        f"{degradation.summary()}, {seconds:.1f} s"}
 
 
 def _confidence_note(quality: dict[str, float]) -> str:
-    """' (true size 90%: 3.1-5.2 px²)', with ', LOW CONFIDENCE' when flagged; '' without a confidence."""
+    """' (true size 90%: 3.1-5.2)', with ', LOW CONFIDENCE' when flagged; '' without a confidence."""
     if "true_size_low" not in quality:
         return ""
     flag = ", LOW CONFIDENCE" if quality.get("low_confidence") else ""
-    return f" (true size 90%: {quality['true_size_low']:.1f}-{quality['true_size_high']:.1f} px²{flag})"
+    return f" (true size 90%: {quality['true_size_low']:.1f}-{quality['true_size_high']:.1f}{flag})"
 
 
 def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, backend: str,

@@ -282,8 +282,8 @@ def render(entries: list[Entry], title: str, out_dir: Path,
                 f"<td class='num'>{'-' if v is None else f'{v:.3f}'}</td>" for v in cells) + "</tr>")
         parts.append("</tbody></table>")
         parts.append(_pool_section(ok, fixed, scale))
-    head = ["image", "input", "kernel x2", "size (px²)", "anisotropy", "orientation (°)", "view spread", "noise (8-bit σ)",
-            "JPEG", "seconds"]
+    head = ["image", "input", "kernel x2", "size (px²)", "true size, 90% (px²)", "anisotropy", "orientation (°)",
+            "view spread", "noise (8-bit σ)", "JPEG", "seconds"]
     head += ["kernel PSNR", "fixed kernel PSNR", "size error"] if has_truth else []
     head += ["kernel x4", "upscale: bicubic | backend"]
     parts.append("<h2>Images</h2><table id='images'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
@@ -308,6 +308,17 @@ def _degradation_cells(found: Any) -> list[str]:
             f"<td>{html.escape(verdict)}</td>"]
 
 
+def _confidence_cell(quality: dict[str, Any]) -> str:
+    """The confidence's 90% interval of the true size, flagged when low; '-' without a confidence."""
+    low, high = quality.get("true_size_low"), quality.get("true_size_high")
+    if not isinstance(low, (int, float)) or not isinstance(high, (int, float)):
+        return "<td>-</td>"
+    flag = " <b class='fail'>low confidence</b>" if quality.get("low_confidence") else ""
+    error = quality.get("predicted_size_error")
+    return (f"<td class='num' data-v='{error if isinstance(error, (int, float)) else 0:.4f}'>"
+            f"{low:.2f}-{high:.2f}{flag}</td>")
+
+
 def _row(e: Entry, has_truth: bool, out_dir: Path) -> str:
     assert e.kernel_x2 is not None  # collect() makes an error entry of a set without its x2 kernel
     shape = kernel_shape(e.kernel_x2)
@@ -319,6 +330,7 @@ def _row(e: Entry, has_truth: bool, out_dir: Path) -> str:
              f"<td><img src='{thumb}' alt='input'></td>" if thumb else "<td>-</td>",
              f"<td>{kernel_svg(e.kernel_x2, e.name + ' kernel')}</td>",
              f"<td class='num' data-v='{shape.size:.4f}'>{shape.size:.2f}</td>",
+             _confidence_cell(quality),
              f"<td class='num'>{shape.anisotropy:.2f}</td>",
              f"<td class='num'>{shape.orientation:.0f}</td>",
              f"<td class='num'>{'-' if spread is None else f'{spread:.3f}'}</td>",

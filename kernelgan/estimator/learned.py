@@ -21,7 +21,7 @@ from .config import EstimatorConfig
 from .prior import predict_spectra, shipped_weights_path, view_size_spread
 from .spectrum import view_spectra
 
-LOW_CONFIDENCE_SIZE_ERROR = 0.35  # predicted RMS log size error above which an estimate is flagged (about 40%)
+LOW_CONFIDENCE_SIZE_ERROR = 0.4  # predicted RMS log size error (about 50% in size) above which an estimate is flagged
 
 
 def _weights_path(setting: str, shipped: str) -> Path | None:

@@ -50,14 +50,8 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     ``low_confidence`` (1.0 when the predicted size error exceeds ``LOW_CONFIDENCE_SIZE_ERROR``)."""
     if config.prior_views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {config.prior_views}")
-    return read_kernel(view_spectra(image, config.prior_views, device), config, device)
-
-
-def read_kernel(spectra: np.ndarray, config: EstimatorConfig, device: torch.device | str = "cpu"
-                ) -> tuple[np.ndarray, dict[str, float]]:
-    """``learned_kernel`` from the views' log spectra (views x BINS x BINS; ``spectrum.view_spectra``)."""
     network, detector = prior_weight_paths(config)
-    prediction = predict_spectra(spectra, network, device, detector)
+    prediction = predict_spectra(view_spectra(image, config.prior_views, device), network, device, detector)
     quality: dict[str, float] = {"view_size_spread": view_size_spread(prediction.kernels)}
     software = False
     if prediction.software_probability is not None:

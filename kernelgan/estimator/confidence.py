@@ -10,8 +10,8 @@ It predicts two things per view of a photo, averaged over the views:
   the true kernel.
 
 It is trained (``kernelgan train-prior --confidence-for PRIOR.pt``) on fresh synthetic pairs from the training
-photos, with the prior's own errors on them as targets, and belongs to that prior: the shipped file records the
-SHA-256 of the prior it was trained for and is used only with it.
+photos, with the prior's own errors on them as targets, and belongs to that prior: a shipped file
+(``weights/confidence*.pt``) records the SHA-256 of the prior it was trained for and is used only with it.
 """
 
 from __future__ import annotations
@@ -89,26 +89,30 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def shipped_confidence_path() -> Path:
-    return Path(str(files("kernelgan.estimator") / "weights" / "confidence.pt"))
+def shipped_confidence_paths() -> list[Path]:
+    """The shipped confidence files (``weights/confidence*.pt``), one per prior that has one."""
+    return sorted(Path(str(files("kernelgan.estimator") / "weights")).glob("confidence*.pt"))
 
 
-_CACHE: dict[tuple[str, str, str], ConfidenceNet | None] = {}
+_CACHE: dict[tuple[str, str], ConfidenceNet | None] = {}
 
 
-def confidence_network_for(prior: Path, device: torch.device | str = "cpu",
-                           path: Path | None = None) -> ConfidenceNet | None:
-    """The confidence network trained for the prior weights ``prior`` (default file: the shipped one), or None
-    when there is none for that prior (e.g. ``prior-sharp``, or weights a user trained)."""
-    path = path or shipped_confidence_path()
-    key = (str(prior), str(path), str(device))
+def confidence_file_for(prior: Path) -> Path | None:
+    """The shipped confidence file trained for the prior weights ``prior``, or None (e.g. ``prior-sharp``, or
+    weights a user trained)."""
+    digest = file_sha256(prior)
+    for path in shipped_confidence_paths():
+        if ConfidenceWeights.load(path).settings.get("prior_sha256") == digest:
+            return path
+    return None
+
+
+def confidence_network_for(prior: Path, device: torch.device | str = "cpu") -> ConfidenceNet | None:
+    """The confidence network of ``confidence_file_for(prior)`` on ``device`` (loaded once per process), or None."""
+    key = (str(prior), str(device))
     if key not in _CACHE:
-        net = None
-        if path.is_file():
-            weights = ConfidenceWeights.load(path)
-            if weights.settings.get("prior_sha256") == file_sha256(prior):
-                net = weights.network().to(device)
-        _CACHE[key] = net
+        path = confidence_file_for(prior)
+        _CACHE[key] = None if path is None else ConfidenceWeights.load(path).network().to(device)
     return _CACHE[key]
 
 

@@ -16,7 +16,7 @@ from ..kernel_shape import kernel_shape
 from ..kernels import fit_size, normalise
 from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
-from .confidence import confidence_network_for, predict_confidence, shipped_confidence_path
+from .confidence import confidence_file_for, confidence_network_for, predict_confidence
 from .config import EstimatorConfig
 from .prior import predict_spectra, shipped_weights_path, view_size_spread
 from .spectrum import view_spectra
@@ -75,9 +75,9 @@ class LearnedPrior:
         self.config = config
 
     def weight_files(self) -> list[Path]:
-        paths = [p for p in prior_weight_paths(self.config) if p is not None]
-        confidence = shipped_confidence_path()
-        return paths + [confidence] if confidence.is_file() else paths
+        network, detector = prior_weight_paths(self.config)
+        confidence = confidence_file_for(network) if network.is_file() else None
+        return [p for p in (network, detector, confidence) if p is not None]
 
     def estimate(self, images: list[np.ndarray], scale: int, seed: int, device: torch.device,
                  progress: ProgressFn | None) -> list[EstimateResult | KernelganError]:

@@ -55,6 +55,12 @@ register(EstimatorSpec(
     EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
                     software_detector="shipped", prior_weights="shipped:prior_sharp")))
 register(EstimatorSpec(
+    "prior-camera", "the learned prior trained on camera kernels too (lens PSFs, shake, their combinations) with "
+    "signal-dependent noise, sharpening and JPEG: better on such photos and on noisy ones, worse on motion, "
+    "defocus and sharp Gaussians",
+    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
+                    software_detector="shipped", prior_weights="shipped:prior_camera")))
+register(EstimatorSpec(
     "prior+kernelgan", "KernelGAN (250 steps) whose early prior is the learned prior's kernel instead of bicubic",
     EstimatorConfig(early_prior="learned", prior_views=8)))
 register(EstimatorSpec(

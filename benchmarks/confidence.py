@@ -2,6 +2,7 @@
 
     python benchmarks/confidence.py --set tuning     # the threshold of the low-confidence flag is chosen here
     python benchmarks/confidence.py --set div2krk    # reporting only
+    python benchmarks/confidence.py --set tuning --estimator prior-camera
 
 tuning: the 11 tuning photos (central 512-px crops), each blurred by one kernel of every training family
 (``families.TRAINING``) and of the held-out one, x2, half of them with Gaussian noise (8-bit sigma U(1, 8)) and
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite import DATA, central_crop, photos  # noqa: E402
 
 from kernelgan.estimator import estimate_kernel  # noqa: E402
+from kernelgan.estimator.registry import DEFAULT, get_estimator  # noqa: E402
 from kernelgan.evaluate import redegradation_psnr  # noqa: E402
 from kernelgan.families import HELD_OUT, TRAINING, sample_kernel  # noqa: E402
 from kernelgan.io import load_kernel, read_image  # noqa: E402
@@ -61,12 +63,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", choices=("tuning", "div2krk"), default="tuning")
     parser.add_argument("--seeds", default="0")
+    parser.add_argument("--estimator", default=DEFAULT, help="a prior estimator with a confidence (prior, prior-camera)")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
     cases = cases_tuning([int(s) for s in args.seeds.split(",")]) if args.set == "tuning" else cases_div2krk(args.data)
     rows = []
     for name, lr, truth, hr in cases:
-        result = estimate_kernel(lr, 2, seed=0, device="cpu")
+        result = estimate_kernel(lr, 2, config=get_estimator(args.estimator).config, seed=0, device="cpu")
         q = result.quality
         if "predicted_size_error" not in q:  # software downscaling detected: no confidence
             continue

@@ -265,8 +265,10 @@ def test_interrupting_jobs_stops_handing_out_work_and_leaves_no_worker(tmp_path,
     for i in range(16):
         write_image(src / f"i{i:02d}.png", zebra[5 * i:5 * i + 96, 7 * i:7 * i + 112])
     out = tmp_path / "out"
+    # 200 steps per image: the run must still be going when the test, slowed by a loaded machine, sends the
+    # signal (at 60 steps a busy CI machine once saw all 16 images done first: exit 0)
     cmd = [sys.executable, "-m", "kernelgan_cli.app", "estimate", str(src), "-o", str(out), "-e", "kernelgan",
-           "--iters", "60", "--jobs", "2", "--json"]
+           "--iters", "200", "--jobs", "2", "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("*.json")):

@@ -269,7 +269,10 @@ def test_interrupting_jobs_stops_handing_out_work_and_leaves_no_worker(tmp_path,
     # signal (at 60 steps a busy CI machine once saw all 16 images done first: exit 0)
     cmd = [sys.executable, "-m", "kernelgan_cli.app", "estimate", str(src), "-o", str(out), "-e", "kernelgan",
            "--iters", "200", "--jobs", "2", "--json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal delivers it: a test run started in the background (`cmd &`) has SIGINT ignored, which
+    # its children would inherit (Python then installs no KeyboardInterrupt handler, as a background job should)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not list(out.glob("*.json")):
         time.sleep(0.2)

@@ -20,6 +20,7 @@ from .presets import apply_preset
 from .rng import seeded
 from .sr.realistic_pairs import MAX_CLASSICAL_NOISE, REALISTIC_PRESETS
 from .synth import degrade
+from .training import train_minibatches
 
 LR_SIDE = 128  # LR crop side of a training sample (9 of the spectrum's tiles)
 
@@ -60,30 +61,23 @@ def train_router(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np
         net = SpectrumNet(shape)
         x, y = (torch.from_numpy(a) for a in train)
         xv, yv = (torch.from_numpy(a) for a in val)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * (len(x) // batch), eta_min=lr / 100)
-        gen = torch.Generator().manual_seed(seed)
-        history, start = [], time.perf_counter()
-        for epoch in range(epochs):
-            net.train()
-            order = torch.randperm(len(x), generator=gen)
-            for b in range(len(x) // batch):
-                idx = order[b * batch:(b + 1) * batch]
-                logits = net.predict(x[idx])[1]
-                assert logits is not None
-                loss = F.binary_cross_entropy_with_logits(logits, y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-            net.eval()
+        history: list[dict] = []
+        start = time.perf_counter()
+
+        def detector_logits(spectra: torch.Tensor) -> torch.Tensor:
+            logits = net.predict(spectra)[1]
+            assert logits is not None  # the shape has the extra output
+            return logits
+
+        def validate(epoch: int) -> None:
             with torch.no_grad():
-                logits = net.predict(xv)[1]
-            assert logits is not None
-            accuracy = float(((logits > 0) == (yv > 0.5)).float().mean())
-            history.append({"epoch": epoch + 1, "val_accuracy": round(accuracy, 4),
+                accuracy = float(((detector_logits(xv) > 0) == (yv > 0.5)).float().mean())
+            history.append({"epoch": epoch, "val_accuracy": round(accuracy, 4),
                             "seconds": round(time.perf_counter() - start, 1)})
-            log(f"epoch {epoch + 1}/{epochs}: validation accuracy {accuracy:.3f}, {time.perf_counter() - start:.0f} s")
+            log(f"epoch {epoch}/{epochs}: validation accuracy {accuracy:.3f}, {time.perf_counter() - start:.0f} s")
+
+        train_minibatches(net, lambda idx: F.binary_cross_entropy_with_logits(detector_logits(x[idx]), y[idx]),
+                          len(x), epochs, batch, lr, lr / 100, seed, validate)
     return PriorWeights(shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
                         {"kind": "router", "seed": seed, "epochs": epochs, "history": history})
 

@@ -18,6 +18,7 @@ from ..kernels import centre_kernel
 from ..metrics import psnr_from_mse
 from ..resize import blur
 from ..rng import seeded
+from ..training import train_minibatches
 from .confidence import ConfidenceNet, ConfidenceShape, ConfidenceWeights, file_sha256
 from .prior import PriorWeights, SpectrumNet
 from .prior_train import PriorTrainSettings, load_gray_photos, make_lr, split_photos
@@ -77,31 +78,24 @@ def train_confidence(train: Triples, val: Triples, epochs: int, seed: int, log: 
     with seeded(seed, None):
         net = ConfidenceNet(ConfidenceShape())
         x, k, t = (torch.from_numpy(a) for a in train)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        steps = epochs * (len(x) // batch)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr / 100)
-        gen = torch.Generator().manual_seed(seed)
-        history, start = [], time.perf_counter()
-        for epoch in range(epochs):
-            net.train()
-            order = torch.randperm(len(x), generator=gen)
-            for b in range(len(x) // batch):
-                idx = order[b * batch:(b + 1) * batch]
-                out = net(x[idx], k[idx])
-                mu, log_sigma = out[:, 0], out[:, 1].clamp(-5, 3)
-                nll = (0.5 * ((t[idx, 0] - mu) / log_sigma.exp()) ** 2 + log_sigma).mean()
-                loss = nll + (out[:, 2] - t[idx, 1] / 10).abs().mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-            net.eval()
+        history: list[dict] = []
+        start = time.perf_counter()
+
+        def loss_of(idx: torch.Tensor) -> torch.Tensor:
+            out = net(x[idx], k[idx])
+            mu, log_sigma = out[:, 0], out[:, 1].clamp(-5, 3)
+            nll = (0.5 * ((t[idx, 0] - mu) / log_sigma.exp()) ** 2 + log_sigma).mean()
+            return nll + (out[:, 2] - t[idx, 1] / 10).abs().mean()
+
+        def validate(epoch: int) -> None:
             scores = rank_scores(net, val)
-            history.append({"epoch": epoch + 1, **{key: round(v, 4) for key, v in scores.items()},
+            history.append({"epoch": epoch, **{key: round(v, 4) for key, v in scores.items()},
                             "seconds": round(time.perf_counter() - start, 1)})
-            log(f"epoch {epoch + 1}/{epochs}: size-error rank corr {scores['size_rank']:.3f}, re-degradation rank "
+            log(f"epoch {epoch}/{epochs}: size-error rank corr {scores['size_rank']:.3f}, re-degradation rank "
                 f"corr {scores['redeg_rank']:.3f}, 90% interval coverage {scores['coverage90']:.3f}, "
                 f"{time.perf_counter() - start:.0f} s")
+
+        train_minibatches(net, loss_of, len(x), epochs, batch, lr, lr / 100, seed, validate)
     return net, history
 
 

@@ -28,6 +28,7 @@ from ..metrics import MAX_PSNR
 from ..presets.ops import jpeg
 from ..resize import blur, imresize
 from ..rng import seeded
+from ..training import train_minibatches
 from .prior import PriorShape, PriorWeights, SpectrumNet
 from .spectrum import TILE, gray, log_spectrum
 
@@ -157,38 +158,32 @@ def _train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Ca
     net = SpectrumNet(settings.shape)
     x, y, sw = (torch.from_numpy(a) for a in train)
     xv, yv, swv = (torch.from_numpy(a) for a in val)
-    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    steps = settings.epochs * (len(x) // settings.batch)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=settings.lr_end)
-    gen = torch.Generator().manual_seed(settings.seed)
-    history = []
+    history: list[dict] = []
     start = time.perf_counter()
-    for epoch in range(settings.epochs):
-        net.train()
-        order = torch.randperm(len(x), generator=gen)
-        for b in range(len(x) // settings.batch):
-            idx = order[b * settings.batch:(b + 1) * settings.batch]
-            pred, software = net.predict(x[idx])
-            loss = (1000 * ((pred - y[idx]) ** 2).mean()
-                    + settings.moment_weight * (log_size(pred) - log_size(y[idx])).abs().mean())
-            if software is not None:
-                loss = loss + F.binary_cross_entropy_with_logits(software, sw[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-        net.eval()
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
+        pred, software = net.predict(x[idx])
+        loss = (1000 * ((pred - y[idx]) ** 2).mean()
+                + settings.moment_weight * (log_size(pred) - log_size(y[idx])).abs().mean())
+        if software is not None:
+            loss = loss + F.binary_cross_entropy_with_logits(software, sw[idx])
+        return loss
+
+    def validate(epoch: int) -> None:
         with torch.no_grad():
             pv, software = net.predict(xv)
         accuracy = None if software is None else float(((software > 0) == (swv > 0.5)).float().mean())
         mse = ((pv - yv) ** 2).mean(dim=(1, 2))
         psnr = float((10 * torch.log10(1 / mse)).clamp(max=MAX_PSNR).mean())  # an exact kernel: MAX_PSNR, not inf
         corr = float(np.corrcoef(log_size(pv).numpy(), log_size(yv).numpy())[0, 1])
-        history.append({"epoch": epoch + 1, "val_kernel_psnr": round(psnr, 3), "val_size_corr": round(corr, 4),
+        history.append({"epoch": epoch, "val_kernel_psnr": round(psnr, 3), "val_size_corr": round(corr, 4),
                         "val_software_accuracy": accuracy, "seconds": round(time.perf_counter() - start, 1)})
-        log(f"epoch {epoch + 1}/{settings.epochs}: val kernel PSNR {psnr:.2f} dB, size corr {corr:.3f}, "
+        log(f"epoch {epoch}/{settings.epochs}: val kernel PSNR {psnr:.2f} dB, size corr {corr:.3f}, "
             + ("" if accuracy is None else f"software accuracy {accuracy:.3f}, ")
             + f"{time.perf_counter() - start:.0f} s")
+
+    train_minibatches(net, loss_of, len(x), settings.epochs, settings.batch, settings.lr, settings.lr_end,
+                      settings.seed, validate)
     weights = PriorWeights(settings.shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
                            {**{k: v for k, v in asdict(settings).items() if k != "shape"}, "history": history})
     return weights, history

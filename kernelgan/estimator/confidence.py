@@ -16,7 +16,6 @@ photos, with the prior's own errors on them as targets, and belongs to that prio
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -26,9 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
-from ..io import atomic_path
-from .prior import KERNEL_SIZE, feature_count, spectrum_features
+from ..outputs import file_sha256
+from .prior import KERNEL_SIZE, feature_count, load_network_file, save_network_file, spectrum_features
 
 FORMAT = "kernelgan-confidence-1"
 Z90 = 1.645  # two-sided 90% interval of a normal distribution
@@ -70,23 +68,12 @@ class ConfidenceWeights:
         return net.eval()
 
     def save(self, path: Path) -> None:
-        with atomic_path(path) as tmp:
-            torch.save({"format": FORMAT, "shape": asdict(self.shape), "state": self.state,
-                        "settings": self.settings}, tmp)
+        save_network_file(path, FORMAT, asdict(self.shape), self.state, self.settings)
 
     @classmethod
     def load(cls, path: Path) -> ConfidenceWeights:
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-            raise InputError(f"{path}: not a confidence weights file ({type(exc).__name__})") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise InputError(f"{path}: not a confidence weights file (format {FORMAT} expected)")
+        data = load_network_file(path, FORMAT, "confidence weights")
         return cls(ConfidenceShape(**data["shape"]), data["state"], data["settings"])
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def shipped_confidence_paths() -> list[Path]:

@@ -16,10 +16,11 @@ from ..families import sample_kernel
 from ..kernel_shape import size_error
 from ..kernels import centre_kernel
 from ..metrics import psnr_from_mse
+from ..outputs import file_sha256
 from ..resize import blur
 from ..rng import seeded
 from ..training import train_minibatches
-from .confidence import ConfidenceNet, ConfidenceShape, ConfidenceWeights, file_sha256
+from .confidence import ConfidenceNet, ConfidenceShape, ConfidenceWeights
 from .prior import PriorWeights, SpectrumNet
 from .prior_train import PriorTrainSettings, load_gray_photos, make_lr, split_photos
 from .spectrum import log_spectrum

@@ -73,6 +73,25 @@ class SpectrumNet(nn.Module):
         return self.predict(spectra)[0]
 
 
+def save_network_file(path: Path, fmt: str, shape: dict[str, Any], state: dict[str, torch.Tensor],
+                      settings: dict[str, Any]) -> None:
+    """Write a small network's file (atomically): its ``fmt`` tag, shape, state and the settings that made it."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": fmt, "shape": shape, "state": state, "settings": settings}, tmp)
+
+
+def load_network_file(path: Path, fmt: str, what: str) -> dict[str, Any]:
+    """The {format, shape, state, settings} of a file ``save_network_file`` wrote with tag ``fmt``; InputError
+    ("PATH: not a WHAT file") for anything else."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
+        raise InputError(f"{path}: not a {what} file ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise InputError(f"{path}: not a {what} file (format {fmt} expected)")
+    return data
+
+
 @dataclass
 class PriorWeights:
     """A trained prior: the network's shape, its state and the settings that made it."""
@@ -87,18 +106,11 @@ class PriorWeights:
         return net.eval()
 
     def save(self, path: Path) -> None:
-        with atomic_path(path) as tmp:
-            torch.save({"format": FORMAT, "shape": asdict(self.shape), "state": self.state,
-                        "settings": self.settings}, tmp)
+        save_network_file(path, FORMAT, asdict(self.shape), self.state, self.settings)
 
     @classmethod
     def load(cls, path: Path) -> PriorWeights:
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-            raise InputError(f"{path}: not a kernel-prior weights file ({type(exc).__name__})") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise InputError(f"{path}: not a kernel-prior weights file (format {FORMAT} expected)")
+        data = load_network_file(path, FORMAT, "kernel-prior weights")
         return cls(PriorShape(**data["shape"]), data["state"], data["settings"])
 
 

@@ -103,3 +103,17 @@ def parse_opts(items: list[str]) -> dict[str, str]:
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def training_photos(photos: list[str], output: Path, force: bool) -> list[Path]:
+    """The HR photos of a training command (``train-prior``, ``train-router``): every one a file, at least 10
+    (every tenth is held out); an existing ``output`` is refused without ``force``."""
+    if output.exists() and not force:
+        fail(f"{output} exists (use --force)")
+    paths = expand_images(photos)
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        fail(f"{missing[0]}: no such file")
+    if len(paths) < 10:
+        fail(f"{len(paths)} photos: give at least 10 (every tenth is held out)")
+    return paths

@@ -6,7 +6,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-import torch
 import typer
 
 from kernelgan.estimator.confidence import ConfidenceWeights
@@ -14,8 +13,9 @@ from kernelgan.estimator.confidence_train import train_confidence_on_photos
 from kernelgan.estimator.prior import PriorShape, PriorWeights
 from kernelgan.estimator.prior_train import RECIPES, PriorTrainSettings, train_prior_on_photos
 from kernelgan.families import check_family
+from kernelgan.rng import torch_threads
 
-from .common import err, expand_images, fail, handle_errors, out
+from .common import err, fail, handle_errors, out, training_photos
 
 DEFAULTS = PriorTrainSettings()
 
@@ -52,14 +52,7 @@ def train_prior_cmd(
 
     Example: kernelgan train-prior ../shared/data/BSD100 ../shared/data/Set14 -o prior.pt
     """
-    if output.exists() and not force:
-        fail(f"{output} exists (use --force)")
-    paths = expand_images(photos)
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        fail(f"{missing[0]}: no such file")
-    if len(paths) < 10:
-        fail(f"{len(paths)} photos: give at least 10 (every tenth is held out)")
+    paths = training_photos(photos, output, force)
     try:
         factors = tuple(float(f) for f in pre_scales.split(","))
     except ValueError:
@@ -72,21 +65,17 @@ def train_prior_cmd(
     chosen = base.families if families is None else tuple(check_family(f.strip()) for f in families.split(",") if f.strip())
     if not chosen or "all" in chosen:
         fail(f"--families {families!r}: give comma-separated kernel family names")
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        settings = replace(base, samples=samples, epochs=epochs, seed=seed, pre_scales=factors, families=chosen,
-                           shape=PriorShape(software_head=software_head))
-        log = (lambda m: None) if quiet else err.print
+    if confidence_for is not None and not confidence_for.is_file():
+        fail(f"{confidence_for}: no such file")
+    settings = replace(base, samples=samples, epochs=epochs, seed=seed, pre_scales=factors, families=chosen,
+                       shape=PriorShape(software_head=software_head))
+    log = (lambda m: None) if quiet else err.print
+    with torch_threads(threads):
         if confidence_for is not None:
-            if not confidence_for.is_file():
-                fail(f"{confidence_for}: no such file")
             weights: PriorWeights | ConfidenceWeights = train_confidence_on_photos(
                 paths, confidence_for, samples, epochs, settings, log)
         else:
             weights = train_prior_on_photos(paths, settings, log)
-    finally:
-        torch.set_num_threads(before)
     output.parent.mkdir(parents=True, exist_ok=True)
     weights.save(output)
     out.print(f"wrote {output}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 import typer
 
 from kernelgan.realism_train import train_router_on_photos
+from kernelgan.rng import torch_threads
 
-from .common import err, expand_images, fail, handle_errors, out
+from .common import err, handle_errors, out, training_photos
 
 
 @handle_errors
@@ -31,20 +31,9 @@ def train_router_cmd(
 
     Example: kernelgan train-router ../shared/data/BSD100 ../shared/data/Set14 -o router.pt
     """
-    if output.exists() and not force:
-        fail(f"{output} exists (use --force)")
-    paths = expand_images(photos)
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        fail(f"{missing[0]}: no such file")
-    if len(paths) < 10:
-        fail(f"{len(paths)} photos: give at least 10 (every tenth is held out)")
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    paths = training_photos(photos, output, force)
+    with torch_threads(threads):
         weights = train_router_on_photos(paths, samples, epochs, seed, log=(lambda m: None) if quiet else err.print)
-    finally:
-        torch.set_num_threads(before)
     output.parent.mkdir(parents=True, exist_ok=True)
     weights.save(output)
     out.print(f"wrote {output}")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .jpeg import Compression, compression
 from .noise import estimate_noise_sigma
-from .realism import THRESHOLD, realistic_probability
+from .realism import THRESHOLD, realistic_probability, shipped_router_path
 
 # above this noise level (8-bit sigma) a photo is treated as realistic: clean 8-bit photos blurred and
 # subsampled read 0.3-1.3 on the tuning photos (kernelgan.noise)
@@ -48,6 +49,13 @@ class Degradation:
 
 def looks_realistic(noise_sigma: float, jpeg: bool, probability: float | None = None) -> bool:
     return noise_sigma > REALISTIC_NOISE or jpeg or (probability is not None and probability > THRESHOLD)
+
+
+def degradation_weight_files() -> list[Path]:
+    """The trained weights ``measure`` reads (the realism detector, when installed): results that record or
+    depend on its reading name them in their fingerprints."""
+    path = shipped_router_path()
+    return [path] if path.is_file() else []
 
 
 def measure(img: np.ndarray, path: str | os.PathLike | None = None) -> Degradation:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .degradation import measure
+from .degradation import degradation_weight_files, measure
 from .errors import InputError, KernelganError
 from .estimator import EstimateResult, EstimatorConfig
 from .estimator.api import estimate_kernels, weight_files
@@ -69,7 +69,8 @@ def estimate_files(paths: list[Path], on_step: StepFn | None = None, *, output: 
     A finished set (its JSON record written last) is skipped when its fingerprint (input content + settings)
     matches, and refused without ``force`` when it does not; a per-image lock keeps concurrent runs apart."""
     settings = {"estimator": estimator, "config": config.to_dict(), "scale": scale, "seed": seed, "device": device,
-                "sr": sr_backend, "real": real, "weights": _digests(weight_files(config), "kernel-prior")}
+                "sr": sr_backend, "real": real, "weights": _digests(weight_files(config), "kernel-prior"),
+                "degradation_weights": _digests(degradation_weight_files(), "realism-detector")}
     if sr_backend != "none":  # absent otherwise: estimate-only results keep their fingerprints
         settings["sr_weights"] = _digests(backend_weight_files(get_backend(sr_backend), scale, {}), sr_backend)
     events: dict[Path, Event] = {}

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..degradation import Degradation, measure
+from ..degradation import Degradation, degradation_weight_files, measure
 from ..errors import InputError
 from ..io import atomic_path
 from ..noise import estimate_noise_sigma
@@ -185,9 +185,10 @@ class SRMD:
     options: dict[str, type] = {"noise": str, "weights": str}
 
     def weight_files(self, scale: int, weights: str | os.PathLike = "auto", **options: Any) -> list[Path]:
-        """The weights files ``upscale`` may read (``auto``: both shipped files)."""
+        """The weights files ``upscale`` may read (``auto``: both shipped files and the realism detector that helps
+        choose between them)."""
         if str(weights) == "auto":
-            return [shipped_weights(scale, kind) for kind in SHIPPED]
+            return [shipped_weights(scale, kind) for kind in SHIPPED] + degradation_weight_files()
         return [Path(weights) if str(weights) not in SHIPPED else shipped_weights(scale, str(weights))]
 
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, noise: float | str = "auto",

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train-prior": ("train_prior_cmd", "train_prior_cmd", "Train the learned kernel prior on HR photos."),
     "train-srmd": ("train_srmd_cmd", "train_srmd_cmd", "Train SRMD weights on HR photos."),
     "train-router": ("train_router_cmd", "train_router_cmd", "Train the detector that picks SRMD's weights."),
+    "train-zssr-start": ("train_zssr_start_cmd", "train_zssr_start_cmd", "Train ZSSR's learned start on HR photos."),
 }
 
 

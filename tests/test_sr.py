@@ -73,9 +73,9 @@ def test_zssr_tiny_shape_range_and_x4():
     lr = natural_image(40, 48, seed=5)
     k = random_kernel(np.random.default_rng(0))
     zssr = get_backend("zssr")
-    sr = zssr.upscale(lr, k, 2, max_iters=20, crop=32, channels=16)
+    sr = zssr.upscale(lr, k, 2, max_iters=20, crop=32, channels=16, start="")
     assert sr.shape == (80, 96, 3) and 0 <= sr.min() and sr.max() <= 1
-    sr4 = zssr.upscale(lr, k, 4, max_iters=10, crop=32, channels=16)
+    sr4 = zssr.upscale(lr, k, 4, max_iters=10, crop=32, channels=16, start="")
     assert sr4.shape == (160, 192, 3)
     with pytest.raises(InputError):
         zssr.upscale(lr, k, 3)

@@ -128,14 +128,14 @@ def test_negative_kernel_lobes_reach_the_sons_unchanged(monkeypatch):
     lr = np.random.default_rng(3).random((40, 48, 3)).astype(np.float32)
     k = bicubic_kernel(2)
     assert k.min() < 0
-    get_backend("zssr").upscale(lr, k, 2, max_iters=3, crop=32, channels=8)
+    get_backend("zssr").upscale(lr, k, 2, max_iters=3, crop=32, channels=8, start="")
     assert seen and all(np.allclose(s, k, atol=1e-12) for s in seen)
 
 
 def test_zssr_is_deterministic_and_precisions_agree():
     lr = np.random.default_rng(4).random((40, 48, 3)).astype(np.float32)
     k = centre_kernel(random_kernel(np.random.default_rng(4)), 2)
-    run = dict(max_iters=12, crop=32, channels=16, seed=1)
+    run = dict(max_iters=12, crop=32, channels=16, seed=1, start="")
     a = get_backend("zssr").upscale(lr, k, 2, precision="fp32", **run)
     b = get_backend("zssr").upscale(lr, k, 2, precision="fp32", **run)
     np.testing.assert_array_equal(a, b)
@@ -196,7 +196,7 @@ def test_gradual_x4_trains_on_from_x2_with_the_x4_kernel_against_the_photo(monke
     monkeypatch.setattr(zssr, "train", spy_train)
     lr = np.random.default_rng(7).random((40, 44, 3)).astype(np.float32)
     k2 = centre_kernel(anisotropic_gaussian(13, 2.0, 1.5, 0.3, (6, 6)), 2)
-    sr = get_backend("zssr").upscale(lr, k2, 4, max_iters=4, crop=32, channels=8, precision="fp32")
+    sr = get_backend("zssr").upscale(lr, k2, 4, max_iters=4, crop=32, channels=8, precision="fp32", start="")
     assert sr.shape == (160, 176, 3)
     k4_size = analytic_x4(k2).shape[0]
     assert {(s, size) for s, size, _ in calls} == {(2, k2.shape[0]), (4, k4_size)}
@@ -205,7 +205,7 @@ def test_gradual_x4_trains_on_from_x2_with_the_x4_kernel_against_the_photo(monke
     assert len(starts) == 2
     assert all(torch.equal(ends[0][k], starts[1][k]) for k in ends[0])  # trained on from the x2 stage's weights
     assert not all(torch.equal(starts[0][k], starts[1][k]) for k in starts[0])
-    two_passes = get_backend("zssr").upscale(lr, k2, 4, max_iters=4, crop=32, channels=8, precision="fp32",
+    two_passes = get_backend("zssr").upscale(lr, k2, 4, max_iters=4, crop=32, channels=8, precision="fp32", start="",
                                              gradual=False)
     assert two_passes.shape == sr.shape and np.abs(two_passes - sr).mean() > 1e-4
 

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..network_files import load_network_file, save_network_file
 from ..outputs import file_sha256
-from .prior import KERNEL_SIZE, feature_count, load_network_file, save_network_file, spectrum_features
+from .prior import KERNEL_SIZE, feature_count, spectrum_features
 
 FORMAT = "kernelgan-confidence-1"
 Z90 = 1.645  # two-sided 90% interval of a normal distribution

@@ -15,6 +15,9 @@ import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields, replace
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +26,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..kernels import analytic_x4, centre_kernel
+from ..network_files import load_network_file
 from ..rng import seeded
 from .base import check_request, register
 from .fathers import Augmentation, FatherSampler, dihedral, kernel_symmetries, undo_dihedral
@@ -65,6 +69,8 @@ class ZSSRConfig:
     tile: int = 256  # ours: inference in tiles, for bounded memory
     channels_last: bool = True  # ours: the network's weights and activations in channels-last memory order (the
     # same function; training 1.25x faster on CPU, docs/zssr.md)
+    start: str = ""  # ours: the network's first weights: "" random (published), "shipped" the learned start shipped
+    # for this shape (``zssr_start``; trained on BSD100/Set14 by ``kernelgan train-zssr-start``) or such a file
     gradual: bool = True  # x4 as published: an x2 stage, then x4 against the photo with the x4 kernel, the network
     # trained on from x2, fathers also from the x2 output (False: two x2 passes, the second on the x2 output)
 
@@ -72,6 +78,31 @@ class ZSSRConfig:
 # the public configuration for a given kernel: 128-px fathers, 3000 steps, no rotations/flips of fathers and no
 # self-ensemble ("kernel may be non-symmetric"), the reconstruction error on the whole photo, float32
 PUBLISHED = ZSSRConfig(max_iters=3000, test_crop=0, ensemble=False, precision="fp32", input_offset=0.0)
+
+# named configurations (``--opt config=NAME``; further options change single fields of the chosen one):
+# fast (the default since 2026-12-02): a 32-channel network from the shipped learned start, at most 300 steps,
+# the learning-rate policy checked over 100-step windows; full: the defaults before it (64 channels from random
+# weights, up to 2000 steps); published: ``PUBLISHED``. Measured in docs/zssr.md.
+CONFIGS = {
+    "fast": ZSSRConfig(channels=32, max_iters=300, min_iters=100, slope_range=100, lr_check_every=25,
+                       start="shipped"),
+    "full": ZSSRConfig(),
+    "published": PUBLISHED,
+}
+DEFAULT_CONFIG = "fast"
+
+
+def configuration(options: dict[str, Any]) -> ZSSRConfig:
+    """The configuration ``options`` ask for: ``options["config"]`` (a name in CONFIGS or a ``ZSSRConfig``;
+    default DEFAULT_CONFIG) with the fields ``options`` name replaced; other keys are ignored. An unknown name is
+    an InputError."""
+    chosen = options.get("config", DEFAULT_CONFIG)
+    if not isinstance(chosen, ZSSRConfig):
+        if chosen not in CONFIGS:
+            raise InputError(f"backend zssr: option config must be one of {', '.join(CONFIGS)}, not {chosen!r}")
+        chosen = CONFIGS[chosen]
+    known = ZSSRConfig.__dataclass_fields__
+    return replace(chosen, **{k: v for k, v in options.items() if k in known})
 
 
 class ResidualNet(nn.Module):
@@ -97,6 +128,42 @@ class ResidualNet(nn.Module):
             if i < len(self.convs) - 1:
                 y = torch.relu_(y)
         return x + y.float()
+
+
+START_FORMAT = "kernelgan-zssr-start-1"
+
+
+def start_file(config: ZSSRConfig) -> Path | None:
+    """The file of ``config.start`` (None: a random start): ``shipped`` is the shipped learned start for the
+    config's shape (``sr/weights/zssr_start_<channels>x<layers>.pt``), anything else a path."""
+    if not config.start:
+        return None
+    if config.start == "shipped":
+        return Path(str(files("kernelgan.sr") / "weights" / f"zssr_start_{config.channels}x{config.layers}.pt"))
+    return Path(config.start)
+
+
+def new_network(config: ZSSRConfig) -> ResidualNet:
+    """A ``ResidualNet`` of ``config``'s shape: random (seeded by the caller) or from ``start_file(config)``; a
+    start file of another shape or kind is refused (InputError naming the file)."""
+    net = ResidualNet(config.channels, config.layers, config.input_offset, config.channels_last)
+    path = start_file(config)
+    if path is None:
+        return net
+    if not path.is_file():
+        if config.start == "shipped":
+            raise InputError(f"backend zssr: no learned start ships for {config.channels} channels x {config.layers} "
+                             "layers (use --opt start= for random weights, or train one: kernelgan train-zssr-start)")
+        raise InputError(f"{path}: ZSSR start weights not found")
+    data = load_network_file(path, START_FORMAT, "ZSSR start")
+    shape = {"channels": config.channels, "layers": config.layers, "input_offset": config.input_offset}
+    if data["shape"] != shape:
+        raise InputError(f"{path}: a start for {data['shape']}, not for this configuration's {shape}")
+    net.load_state_dict(data["state"])
+    for weight in net.parameters():  # the memory order the configuration asks for
+        if weight.dim() == 4:
+            weight.data = weight.data.contiguous(memory_format=net.memory_format)
+    return net
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -153,13 +220,31 @@ def reconstruction_test(image: torch.Tensor, kernel: np.ndarray | torch.Tensor, 
             torch.cat([image[..., t:t + th, left:left + tw] for t, left in tiles]))
 
 
+def plateaued(history: list[tuple[int, float]], step: int, config: ZSSRConfig) -> bool:
+    """Whether the reconstruction error stopped improving at ``step``: a line fitted to the (step, error) pairs of
+    ``history`` from the last ``config.slope_range`` steps falls by less than ``config.slope_ratio`` times its
+    slope's standard error (False with fewer than 3 pairs there)."""
+    recent = [(s, e) for s, e in history if s > step - config.slope_range]
+    if len(recent) < 3:
+        return False
+    xs, ys = np.array(recent).T
+    (slope, _), cov = np.polyfit(xs, ys, 1, cov=True)
+    return bool(-config.slope_ratio * slope < math.sqrt(cov[0, 0]))
+
+
 def train(sources: list[tuple[torch.Tensor, float]], kernel: np.ndarray, scale: int, net: ResidualNet,
           config: ZSSRConfig, real: bool, rng: np.random.Generator, transforms: tuple[int, ...],
-          progress: ProgressFn | None = None) -> float:
+          progress: ProgressFn | None = None) -> tuple[float, int]:
     """Train ``net`` (in place) to upscale the photo by ``scale`` with ``kernel`` (for that scale) until the
     learning-rate policy stops it or ``max_iters``. ``sources``: the photo (1x3xHxW in [0, 1], on the training
     device) with scale 1, then earlier gradual stages' outputs with their scales (``FatherSampler``). Returns the
-    gain: 1 − the last reconstruction error / that of interpolation alone (0 for a network that learned nothing)."""
+    gain (1 − the last reconstruction error / that of interpolation alone; 0 for a network that learned nothing)
+    and the number of steps run.
+
+    The stopping rule (published): the learning rate falls tenfold whenever a line fitted to the last
+    ``slope_range`` steps of reconstruction error no longer falls by ``slope_ratio`` times its standard error
+    (checked every ``lr_check_every`` steps, at least ``min_iters`` apart); training stops when it falls under
+    ``min_lr`` (three falls from 1e-3), so a photo whose reconstruction stopped improving stops early."""
     image = sources[0][0]
     device = image.device
     kernel_t = torch.as_tensor(kernel, dtype=image.dtype, device=device)  # once, not per step
@@ -186,21 +271,17 @@ def train(sources: list[tuple[torch.Tensor, float]], kernel: np.ndarray, scale: 
         if step % config.test_every == 0:
             with torch.no_grad(), autocast(config.precision, device):
                 history.append((step, float(F.mse_loss(net(test_in), test_hr))))
-        if step % config.lr_check_every == 0 and step - last_change > config.min_iters:
-            recent = [(s, e) for s, e in history if s > step - config.slope_range]
-            if len(recent) >= 3:
-                xs, ys = np.array(recent).T
-                (slope, _), cov = np.polyfit(xs, ys, 1, cov=True)
-                if -config.slope_ratio * slope < math.sqrt(cov[0, 0]):
-                    learning_rate /= 10
-                    last_change = step
-                    for group in opt.param_groups:
-                        group["lr"] = learning_rate
+        if (step % config.lr_check_every == 0 and step - last_change > config.min_iters
+                and plateaued(history, step, config)):
+            learning_rate /= 10
+            last_change = step
+            for group in opt.param_groups:
+                group["lr"] = learning_rate
         if progress is not None:
             progress(step, config.max_iters)
         if learning_rate < config.min_lr:
             break
-    return 1 - history[-1][1] / max(baseline, 1e-12)
+    return 1 - history[-1][1] / max(baseline, 1e-12), step
 
 
 def back_project(sr: torch.Tensor, lr: torch.Tensor, kernel: np.ndarray, scale: int, rounds: int) -> torch.Tensor:
@@ -246,10 +327,9 @@ def stage(sources: list[tuple[torch.Tensor, float]], kernel: np.ndarray, scale: 
     transforms = allowed_transforms(kernel, config.symmetries, scale)
     config = replace(config, precision=resolved_precision(config.precision, lr.device))
     with seeded(seed, lr.device):
-        start = net if net is not None else ResidualNet(config.channels, config.layers, config.input_offset,
-                                                        config.channels_last)
+        start = net if net is not None else new_network(config)
         net = copy.deepcopy(start).to(lr.device)
-        gain = train(sources, kernel, scale, net, config, real, np.random.default_rng(seed), transforms, progress)
+        gain, _ = train(sources, kernel, scale, net, config, real, np.random.default_rng(seed), transforms, progress)
     if gain < config.min_gain and config.precision == "bf16":
         # bf16 rounding can stall the network at "add nothing to the interpolation" (docs/zssr.md)
         config = replace(config, precision="fp32")
@@ -281,22 +361,25 @@ def super_resolve(lr: torch.Tensor, kernel: np.ndarray, scale: int, config: ZSSR
 @register
 class ZSSR:
     name = "zssr"
-    options: dict[str, type] = {"real": bool, **{f.name: type(f.default) for f in fields(ZSSRConfig)}}
+    options: dict[str, type] = {"real": bool, "config": str, **{f.name: type(f.default) for f in fields(ZSSRConfig)}}
     scales: tuple[int, ...] = (2, 4)
     description = "Zero-Shot SR (CVPR 2018): a CNN trained on the image itself with the given kernel"
 
+    def weight_files(self, scale: int, **options: Any) -> list[Path]:
+        """The learned start the configuration reads, if any (so results made from another start are redone)."""
+        path = start_file(configuration(options))
+        return [] if path is None else [path]
+
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, real: bool = False, seed: int = 0,
-                device: str = "cpu", progress: ProgressFn | None = None, config: ZSSRConfig | None = None,
-                **options) -> np.ndarray:
-        """x2 or x4 (``super_resolve``) with the x2 ``kernel`` (centred first; negative lobes kept). ``real``: no
-        back-projection, noisy sons."""
+                device: str = "cpu", progress: ProgressFn | None = None, **options: Any) -> np.ndarray:
+        """x2 or x4 (``super_resolve``) with the x2 ``kernel`` (centred first; negative lobes kept) in the
+        configuration ``options`` choose (``configuration``). ``real``: no back-projection, noisy sons."""
         check_request(self, lr, kernel, scale)
         # the network's base is a bicubic upscale, aligned with the HR only for kernels centred as the
         # convention (docs/ARCHITECTURE.md); a kernel centred elsewhere (DIV2KRK's true kernels sit half a
         # pixel off) would misalign the sons
         kernel = centre_kernel(kernel, 2, keep_negative=True)
-        known = ZSSRConfig.__dataclass_fields__
-        config = replace(config or ZSSRConfig(), **{k: v for k, v in options.items() if k in known})
+        config = configuration(options)
         for name, allowed in (("precision", PRECISIONS), ("symmetries", SYMMETRIES)):
             if getattr(config, name) not in allowed:
                 raise InputError(f"backend zssr: option {name} must be one of {', '.join(allowed)}, "

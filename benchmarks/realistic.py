@@ -16,8 +16,11 @@ Rows (Y-PSNR / SSIM, ``scale`` pixels shaved; seconds per photo):
 - srmd-real: the realistic weights with the estimated kernel and noise, whatever the photo looks like;
 - srmd-classical-auto: the classical weights with the estimated kernel and noise.
 Also: the estimated noise level and the share of photos the pipeline sent to the realistic weights.
-The presets' blur is a chain of kernels and resizes (no single true kernel), so there is no true-kernel row; ZSSR
-is not run (minutes per photo on a CPU).
+- zssr-real (with ``--zssr``): ZSSR's real-photo mode (noisy sons, no back-projection) in its default
+  configuration with the estimated kernel.
+The presets' blur is a chain of kernels and resizes (no single true kernel), so there is no true-kernel row.
+
+    python benchmarks/realistic.py --set suite --scales 2,4 --seeds 0 --zssr
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ SRMD_ROWS = {"pipeline": {}, "srmd-classical-0": {"weights": "classical", "noise
 MIN_LR = 64  # the estimator's smallest photo side: smaller LRs (Set5 at x4) are left out and counted
 
 
-def run_case(args: tuple[str, str, int, int, int]) -> dict | None:
-    path, preset, scale, seed, crop = args
+def run_case(args: tuple[str, str, int, int, int, tuple[str, ...]]) -> dict | None:
+    path, preset, scale, seed, crop, rows = args
     torch.set_num_threads(1)
     name = f"{Path(path).parent.name}/{Path(path).stem}"
     hr = crop_to_multiple(central_crop(read_image(path), crop), scale)
@@ -66,10 +69,12 @@ def run_case(args: tuple[str, str, int, int, int]) -> dict | None:
     found = measure(lr)
     estimate_seconds = time.perf_counter() - start
     cells: dict[str, dict] = {}
-    for row in ROWS:
+    for row in rows:
         start = time.perf_counter()
         if row == "bicubic":
             sr = get_backend("bicubic").upscale(lr, kernel, scale)
+        elif row == "zssr-real":
+            sr = get_backend("zssr").upscale(lr, kernel, scale, real=True)
         else:
             sr = get_backend("srmd").upscale(lr, kernel, scale, **SRMD_ROWS[row])
         seconds = time.perf_counter() - start + (estimate_seconds if row == "pipeline" else 0.0)
@@ -88,11 +93,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N photos only")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--zssr", action="store_true", help="also the zssr-real row (ZSSR's real-photo mode)")
     args = parser.parse_args()
+    rows = (*ROWS, "zssr-real") if args.zssr else ROWS
     if not (args.data / "Set5").is_dir():
         sys.exit(f"data not found at {args.data}")
     paths = photos(args.set, args.data)[: args.limit]
-    jobs = [(str(p), preset, int(s), int(seed), args.crop) for s in args.scales.split(",")
+    jobs = [(str(p), preset, int(s), int(seed), args.crop, rows) for s in args.scales.split(",")
             for preset in args.presets.split(",") for seed in args.seeds.split(",") for p in paths]
     cases, too_small = [], 0
     with mp.get_context("spawn").Pool(args.jobs) as pool:
@@ -104,7 +111,7 @@ def main() -> None:
             c = case["cells"]
             print(f"{case['photo']:>20} {case['preset']:>10} x{case['scale']} seed {case['seed']} "
                   f"noise {case['noise']:5.2f} {'real' if case['realistic'] else 'clean'}: "
-                  + " ".join(f"{r}={c[r]['psnr']:.2f}" for r in ROWS), flush=True)
+                  + " ".join(f"{r}={c[r]['psnr']:.2f}" for r in rows), flush=True)
     print(f"\n{args.set}: {len(paths)} photos, presets {args.presets}, scales {args.scales}, seeds {args.seeds}, "
           f"crop {args.crop}; torch threads 1 per process, {args.jobs} processes; {too_small} cases left out "
           f"(LR under {MIN_LR} px, the estimator's minimum)")
@@ -113,7 +120,7 @@ def main() -> None:
     print("| row | " + " | ".join(f"{p} x{s} ({sum(1 for c in cases if (c['preset'], c['scale']) == (p, s))})"
                                   for p, s in groups) + " |")
     print("|---|" + "---|" * len(groups))
-    for row in ROWS:
+    for row in rows:
         cells = []
         for group in groups:
             part = [c["cells"][row] for c in cases if (c["preset"], c["scale"]) == group]
@@ -127,6 +134,14 @@ def main() -> None:
         real.append(f"{sum(c['realistic'] for c in part)}/{len(part)}")
         noise.append(f"{statistics.median(c['noise'] for c in part):.2f}")
     print("| pipeline - bicubic (dB) | " + " | ".join(gains) + " |")
+    if args.zssr:
+        zssr_gains, zssr_secs = [], []
+        for group in groups:
+            part = [c["cells"] for c in cases if (c["preset"], c["scale"]) == group]
+            zssr_gains.append(f"{statistics.mean(x['zssr-real']['psnr'] - x['bicubic']['psnr'] for x in part):+.2f}")
+            zssr_secs.append(f"{statistics.median(x['zssr-real']['seconds'] for x in part):.1f}")
+        print("| zssr-real - bicubic (dB) | " + " | ".join(zssr_gains) + " |")
+        print("| zssr-real median seconds (1 thread) | " + " | ".join(zssr_secs) + " |")
     print("| pipeline median seconds | " + " | ".join(secs) + " |")
     print("| sent to realistic weights | " + " | ".join(real) + " |")
     print("| median estimated noise (8-bit) | " + " | ".join(noise) + " |")

@@ -10,6 +10,12 @@ beside the default step, measured in interleaved rounds in one process (medians)
 became ZSSR's default); every other variant changes one thing from it (``fp32``: float32 instead of auto).
 A variant is worth making a default only if it is faster per father here *and* trains as well per father
 (batch > 1 changes the method: fewer, averaged steps for the same fathers).
+
+Whole configurations: ``published`` (the published 64-channel network in float32) and ``fast``, ``fast-fp32``,
+``fast-bf16`` (the default configuration's 32-channel network); with ``published`` among them the script also
+prints the training seconds of the published 3000 steps and of ``fast``'s 300, and their ratio:
+
+    python benchmarks/zssr_step.py --variants published,fast-fp32,fast-bf16
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,18 +40,33 @@ from kernelgan.io import read_image  # noqa: E402
 from kernelgan.kernels import centre_kernel  # noqa: E402
 from kernelgan.sr.fathers import Augmentation, FatherSampler  # noqa: E402
 from kernelgan.sr.tiling import to_tensor  # noqa: E402
-from kernelgan.sr.zssr import ResidualNet, ZSSRConfig, autocast, resolved_precision, sons_upscaled  # noqa: E402
+from kernelgan.sr.zssr import (  # noqa: E402
+    CONFIGS,
+    PUBLISHED,
+    ResidualNet,
+    ZSSRConfig,
+    autocast,
+    resolved_precision,
+    sons_upscaled,
+)
 
 Step = Callable[[], None]
+
+
+# variants that are whole configurations: the published network (64 channels, float32) and the fast default's
+# (32 channels) in both CPU precisions
+CONFIG_VARIANTS = {"published": PUBLISHED, "fast": CONFIGS["fast"], "fast-fp32": replace(CONFIGS["fast"], precision="fp32"),
+                   "fast-bf16": replace(CONFIGS["fast"], precision="bf16")}
 
 
 def make_step(image: torch.Tensor, kernel: np.ndarray, variant: str, config: ZSSRConfig) -> tuple[Step, int]:
     """A training step of ``variant`` on ``image`` (1x3xHxW), and the number of fathers it consumes."""
     device = image.device
+    config = CONFIG_VARIANTS.get(variant, config)
     precision = "fp32" if variant == "fp32" else resolved_precision(config.precision, device)
     batch = int(variant.removeprefix("batch")) if variant.startswith("batch") else 1
-    net = ResidualNet(config.channels, config.layers, config.input_offset,
-                      channels_last=variant.startswith("channels_last")).to(device)
+    channels_last = config.channels_last if variant in CONFIG_VARIANTS else variant.startswith("channels_last")
+    net = ResidualNet(config.channels, config.layers, config.input_offset, channels_last=channels_last).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     model = torch.compile(net) if variant.endswith("compile") else net
     kernel_t = torch.as_tensor(kernel, dtype=image.dtype, device=device)
@@ -73,7 +95,7 @@ def main() -> None:
     device = torch.device(args.device)
     image = to_tensor(read_image(args.image), device)
     kernel = centre_kernel(fixed_kernel("div2krk"), 2, keep_negative=True)
-    config = ZSSRConfig()
+    config = CONFIGS["full"]
     steps = {}
     warm_up: dict[str, float] = {}
     for v in args.variants.split(","):
@@ -103,6 +125,12 @@ def main() -> None:
         ms = statistics.median(times)
         per_father = ms / steps[v][1]
         print(f"{v:>22} {ms:9.1f} {per_father:10.1f} {base / per_father:8.2f}x {warm_up[v]:15.1f}s")
+    if "published" in per_step:
+        published = statistics.median(per_step["published"]) * PUBLISHED.max_iters / 1000
+        print(f"published computation ({PUBLISHED.max_iters} steps of the published network): {published:.0f} s of training")
+        for v in (v for v in per_step if v.startswith("fast")):
+            fast = statistics.median(per_step[v]) * CONFIG_VARIANTS[v].max_iters / 1000
+            print(f"{v} ({CONFIG_VARIANTS[v].max_iters} steps): {fast:.1f} s of training, {fast / published:.3f} of it")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ fathers from bicubic upscales of their sons, then is applied to the bicubic upsc
 self-ensemble over the photo's allowed rotations/flips, median, back-projection). x4 is the published gradual
 scheme: the x2 stage, then the same network trained on for x4 with the x4 kernel against the photo, drawing fathers
 from the photo and the x2 output. Everything per step runs in torch on the model's device (``resample.py``).
+
+The default configuration (``fast``, ``CONFIGS``) starts from a learned start (``zssr_start``) and runs 300
+steps of a 32-channel network; ``full`` (the earlier default) and ``published`` stay selectable.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ ProgressFn = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ZSSRConfig:
-    """ZSSR hyper-parameters. Defaults are the published ones except where marked; ``PUBLISHED`` restores the
-    published configuration for a given kernel (docs/zssr.md)."""
+    """ZSSR hyper-parameters. Defaults (configuration ``full``) are the published ones except where marked;
+    ``PUBLISHED`` restores the published configuration for a given kernel; the backend's default is
+    ``CONFIGS[DEFAULT_CONFIG]`` (docs/zssr.md)."""
 
     channels: int = 64
     layers: int = 8
@@ -80,12 +84,11 @@ class ZSSRConfig:
 PUBLISHED = ZSSRConfig(max_iters=3000, test_crop=0, ensemble=False, precision="fp32", input_offset=0.0)
 
 # named configurations (``--opt config=NAME``; further options change single fields of the chosen one):
-# fast (the default since 2026-12-02): a 32-channel network from the shipped learned start, at most 300 steps,
-# the learning-rate policy checked over 100-step windows; full: the defaults before it (64 channels from random
-# weights, up to 2000 steps); published: ``PUBLISHED``. Measured in docs/zssr.md.
+# fast (the default since 2026-12-02): a 32-channel network from the shipped learned start, 300 steps (too few
+# for the plateau rule to act: a photo's own training only fits the start to it); full: the defaults before it (64
+# channels from random weights, up to 2000 steps); published: ``PUBLISHED``. Measured in docs/zssr.md.
 CONFIGS = {
-    "fast": ZSSRConfig(channels=32, max_iters=300, min_iters=100, slope_range=100, lr_check_every=25,
-                       start="shipped"),
+    "fast": ZSSRConfig(channels=32, max_iters=300, start="shipped"),
     "full": ZSSRConfig(),
     "published": PUBLISHED,
 }

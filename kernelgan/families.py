@@ -18,6 +18,9 @@ suite's ``--set realistic`` reports them on photos the prior never saw):
 - ``shake``: camera shake, a jerky random walk (momentum, random kicks) of 2-7 px with uneven exposure along
   the path, seen through a slightly soft lens.
 
+Held out of all training, for reporting: ``tremor`` (hand tremor, smooth oscillating paths) and ``software``
+(``SOFTWARE``: the exact x2 kernel of a random software resampler, ``resamplers``; negative lobes kept).
+
 The *fixed kernel* of a family is the isotropic Gaussian whose variance maximises the mean kernel PSNR over
 kernels drawn from the family's own generator: the best an estimator that never looks at the image can do.
 An estimate is worth computing only where it beats that kernel.
@@ -43,6 +46,7 @@ from .kernels import (
     wanted_centre,
 )
 from .metrics import psnr_from_mse
+from .resamplers import RESAMPLERS, resampler_kernel
 
 SIZE = 11  # grid of the generated kernels (DIV2KRK's x2 size)
 SOFT_LENS_VAR = 0.25  # variance of the slight optical blur under motion and defocus kernels
@@ -155,6 +159,19 @@ def _combo(rng: np.random.Generator) -> np.ndarray:
     return centre_kernel(normalise(fit_size(centre_kernel(both, 2), SIZE)), 2)
 
 
+# plain sampling (no antialiasing) of box, bilinear and hamming at x2 is nearest-neighbour or the box kernel again
+_PLAIN_SAMPLING = ("bicubic", "bicubic-opencv", "mitchell", "lanczos2", "lanczos3")
+
+
+def _software(rng: np.random.Generator) -> np.ndarray:
+    """A software resampler's exact x2 kernel (``resamplers``; its own odd size, up to 13x13 for Lanczos-3): one of
+    its filters drawn uniformly, antialiased, or for the interpolating ones plain sampling with probability 1/4;
+    negative lobes kept."""
+    name = RESAMPLERS[int(rng.integers(len(RESAMPLERS)))]
+    antialias = name not in _PLAIN_SAMPLING or rng.random() < 0.75
+    return resampler_kernel(name, 2, antialias)
+
+
 def _div2krk_small(rng: np.random.Generator) -> np.ndarray:
     return random_kernel(rng, 2, SIZE, var_range=(0.2, 2.0), noise=0.0)
 
@@ -166,7 +183,8 @@ FAMILIES = tuple(GENERATORS)  # the classical five: the suite's default families
 CAMERA: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"lens": _lens, "shake": _shake, "combo": _combo}
 TRAINING = (*FAMILIES, *CAMERA)  # what the prior is trained on (``train-prior``'s default)
 HELD_OUT: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"tremor": _tremor}
-_ALL_GENERATORS = {**GENERATORS, **CAMERA, **HELD_OUT}
+SOFTWARE: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"software": _software}  # reporting only
+_ALL_GENERATORS = {**GENERATORS, **CAMERA, **HELD_OUT, **SOFTWARE}
 ALL = "all"  # the mixture of every family, equally weighted: the fixed kernel for a user who knows nothing
 
 
@@ -180,8 +198,8 @@ def check_family(name: str) -> str:
 
 
 def sample_kernel(family: str, rng: np.random.Generator) -> np.ndarray:
-    """One random x2 kernel (SIZE x SIZE) of ``family`` (``all``: one of ``FAMILIES`` drawn uniformly first;
-    the camera and held-out families are drawn only by name)."""
+    """One random x2 kernel (SIZE x SIZE; ``software``: the resampler's own size) of ``family`` (``all``: one of
+    ``FAMILIES`` drawn uniformly first; the camera, held-out and software families are drawn only by name)."""
     check_family(family)
     if family == ALL:
         family = FAMILIES[rng.integers(len(FAMILIES))]
@@ -203,7 +221,7 @@ def fixed_kernel_variance(family: str, n: int = 2000, seed: int = 0) -> float:
     (the grid ``VARIANCE_GRID``; kernel PSNR as ``kernels.kernel_psnr``, both kernels centred)."""
     check_family(family)
     rng = np.random.default_rng(seed)
-    truths = np.stack([centre_kernel(sample_kernel(family, rng), 2) for _ in range(n)])  # n x S x S
+    truths = np.stack([centre_kernel(fit_size(sample_kernel(family, rng), SIZE), 2) for _ in range(n)])  # n x S x S
     candidates = np.stack([isotropic_gaussian(v) for v in VARIANCE_GRID])  # m x S x S (already centred)
     mse = ((candidates[:, None] - truths[None]) ** 2).mean(axis=(2, 3))  # m x n
     mean_psnr = np.vectorize(lambda e: psnr_from_mse(float(e), 1.0))(mse).mean(axis=1)

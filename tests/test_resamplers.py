@@ -94,3 +94,24 @@ def test_kernel_reproduces_torch_interpolate_with_and_without_antialiasing(photo
     ref = ref[0].numpy().transpose(1, 2, 0)
     lr = blur(img, resampler_kernel(name, scale, antialias=antialias))[::scale, ::scale]
     assert psnr_y(np.clip(inner(lr), 0, 1), np.clip(inner(ref), 0, 1)) >= 60
+
+
+def test_the_software_family_draws_exact_resampler_kernels():
+    from kernelgan.families import fixed_kernel, sample_kernel
+    from kernelgan.kernels import wanted_centre
+    from kernelgan.resamplers import resampler_kernel
+
+    rng = np.random.default_rng(0)
+    exact = {(n, a): resampler_kernel(n, 2, a) for n in RESAMPLERS for a in (True, False)}
+    seen = set()
+    for _ in range(60):
+        k = sample_kernel("software", rng)
+        assert k.shape[0] == k.shape[1] <= 13 and k.shape[0] % 2 == 1 and abs(k.sum() - 1) < 1e-9
+        ys, xs = np.indices(k.shape)
+        centre = wanted_centre(k.shape[0], 2)
+        assert abs((k * ys).sum() - centre) < 1e-9 and abs((k * xs).sum() - centre) < 1e-9
+        match = [key for key, e in exact.items() if e.shape == k.shape and np.allclose(k, e, atol=1e-12)]
+        assert match  # the resampler's kernel to the last digit
+        seen.add(match[0][0])
+    assert seen == set(RESAMPLERS)
+    assert fixed_kernel("software").shape == (11, 11)

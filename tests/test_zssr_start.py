@@ -78,6 +78,8 @@ def test_configurations_and_start_files_are_checked(tmp_path):
         backend.upscale(lr, k, 2, config="quick")
     with pytest.raises(InputError, match="no learned start ships for 16 channels"):
         backend.upscale(lr, k, 2, channels=16)
+    with pytest.raises(InputError, match="no learned start ships for 16 channels"):
+        backend.weight_files(2, channels=16)  # refused where the fingerprint is made, before any work
     assert zssr.configuration({}).start == "shipped" and zssr.configuration({"config": "full"}).start == ""
     assert zssr.configuration({"config": "published"}) == zssr.PUBLISHED
     shipped = backend.weight_files(2)
@@ -108,3 +110,12 @@ def test_train_zssr_start_writes_a_start_that_zssr_reads(tmp_path):
         get_backend("zssr").upscale(lr, k, 2, start=str(start), **{**run, "channels": 8})
     again = run_cli("train-zssr-start", photos, "-o", start, "--steps", "3")
     assert again.exit_code != 0 and "exists" in again.output
+
+
+def test_cli_names_the_missing_start_in_one_line(tmp_path):
+    k = tmp_path / "k.npy"
+    np.save(k, centre_kernel(anisotropic_gaussian(13, 1.0, 1.0, 0.0, (6, 6)), 2))
+    result = run_cli("sr", SAMPLES / "zebra.png", "--kernel", k, "--backend", "zssr", "-o", tmp_path / "sr",
+                     "--opt", "channels=16")
+    assert result.exit_code != 0 and "no learned start ships for 16 channels" in result.output
+    assert "Traceback" not in result.output

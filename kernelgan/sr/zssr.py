@@ -138,12 +138,17 @@ START_FORMAT = "kernelgan-zssr-start-1"
 
 def start_file(config: ZSSRConfig) -> Path | None:
     """The file of ``config.start`` (None: a random start): ``shipped`` is the shipped learned start for the
-    config's shape (``sr/weights/zssr_start_<channels>x<layers>.pt``), anything else a path."""
+    config's shape (``sr/weights/zssr_start_<channels>x<layers>.pt``; an InputError where none ships for that
+    shape), anything else a path."""
     if not config.start:
         return None
-    if config.start == "shipped":
-        return Path(str(files("kernelgan.sr") / "weights" / f"zssr_start_{config.channels}x{config.layers}.pt"))
-    return Path(config.start)
+    if config.start != "shipped":
+        return Path(config.start)
+    path = Path(str(files("kernelgan.sr") / "weights" / f"zssr_start_{config.channels}x{config.layers}.pt"))
+    if not path.is_file():
+        raise InputError(f"backend zssr: no learned start ships for {config.channels} channels x {config.layers} "
+                         "layers (use --opt start= for random weights, or train one: kernelgan train-zssr-start)")
+    return path
 
 
 def new_network(config: ZSSRConfig) -> ResidualNet:
@@ -154,9 +159,6 @@ def new_network(config: ZSSRConfig) -> ResidualNet:
     if path is None:
         return net
     if not path.is_file():
-        if config.start == "shipped":
-            raise InputError(f"backend zssr: no learned start ships for {config.channels} channels x {config.layers} "
-                             "layers (use --opt start= for random weights, or train one: kernelgan train-zssr-start)")
         raise InputError(f"{path}: ZSSR start weights not found")
     data = load_network_file(path, START_FORMAT, "ZSSR start")
     shape = {"channels": config.channels, "layers": config.layers, "input_offset": config.input_offset}

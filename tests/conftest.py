@@ -30,6 +30,16 @@ def natural_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 1).astype(np.float32)
 
 
+def photo_folder(folder: Path, count: int, h: int = 64, w: int = 80) -> Path:
+    """``folder`` (created) holding ``count`` textured photos ``p00.png``, ... (``natural_image`` seeded 0, 1, ...)."""
+    from kernelgan.io import write_image
+
+    folder.mkdir(parents=True)
+    for i in range(count):
+        write_image(folder / f"p{i:02d}.png", natural_image(h, w, seed=i))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def textured() -> np.ndarray:
     return natural_image(96, 128)

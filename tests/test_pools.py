@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from conftest import json_lines, natural_image, run_cli
+from conftest import json_lines, natural_image, photo_folder, run_cli
 from kernelgan.families import isotropic_gaussian
 from kernelgan.io import load_kernel, read_image, save_kernel, write_image
 from kernelgan.kernels import analytic_x4, trim_rim
@@ -24,19 +24,12 @@ def _pool(folder):
     return folder
 
 
-def _photos(folder, count, h=64, w=80):
-    folder.mkdir()
-    for i in range(count):
-        write_image(folder / f"p{i:02d}.png", natural_image(h, w, seed=i))
-    return folder
-
-
 def _manifest(folder):
     return {e["image"]: e for e in json.loads((folder / "manifest.json").read_text())["images"]}
 
 
 def test_pool_draws_are_deterministic_spread_and_exactly_the_named_kernel(tmp_path):
-    pool, hr = _pool(tmp_path / "pool"), _photos(tmp_path / "hr", 12)
+    pool, hr = _pool(tmp_path / "pool"), photo_folder(tmp_path / "hr", 12)
     for out in ("a", "b"):
         assert run_cli("degrade", hr, "-o", tmp_path / out, "--kernels", pool, "-q").exit_code == 0
     a, b = _manifest(tmp_path / "a"), _manifest(tmp_path / "b")
@@ -58,7 +51,7 @@ def test_x4_uses_the_pool_x4_kernel_or_the_analytic_x4_of_its_x2(tmp_path):
     pool.mkdir()
     k2 = isotropic_gaussian(1.0)
     save_kernel(pool / "only.npy", k2)
-    hr = _photos(tmp_path / "hr", 1, 96, 96)
+    hr = photo_folder(tmp_path / "hr", 1, 96, 96)
     assert run_cli("degrade", hr, "-o", tmp_path / "out", "--kernels", pool, "--scale", 4, "-q").exit_code == 0
     assert np.allclose(load_kernel(tmp_path / "out" / "p00_gt_kernel_x4.npy"), trim_rim(analytic_x4(k2)))
     own = isotropic_gaussian(5.0, 21)
@@ -112,7 +105,7 @@ def test_noise_patches_are_added_before_jpeg_and_recorded(tmp_path):
     rng = np.random.default_rng(1)
     write_image(tmp_path / "flat.png", np.clip(0.5 + rng.normal(0, 4 / 255, (256, 256, 3)), 0, 1).astype(np.float32))
     assert run_cli("noise-patches", tmp_path / "flat.png", "-o", tmp_path / "noise", "-q").exit_code == 0
-    hr = _photos(tmp_path / "hr", 2, 128, 160)
+    hr = photo_folder(tmp_path / "hr", 2, 128, 160)
     for out, extra in (("clean", []), ("noisy", ["--noise-patches", tmp_path / "noise"])):
         assert run_cli("degrade", hr, "-o", tmp_path / out, "-q", *extra).exit_code == 0
     entry = _manifest(tmp_path / "noisy")["p00"]
@@ -122,7 +115,7 @@ def test_noise_patches_are_added_before_jpeg_and_recorded(tmp_path):
 
 
 def test_bad_pools_and_patch_folders_give_one_line_and_write_nothing(tmp_path):
-    hr = _photos(tmp_path / "hr", 1, 128, 160)
+    hr = photo_folder(tmp_path / "hr", 1, 128, 160)
     (tmp_path / "empty").mkdir()
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -144,7 +137,7 @@ def test_bad_pools_and_patch_folders_give_one_line_and_write_nothing(tmp_path):
 
 
 def test_the_report_compares_estimates_as_a_pool_with_the_truth_and_an_image_blind_pool(tmp_path):
-    hr = _photos(tmp_path / "hr", 4, 192, 192)
+    hr = photo_folder(tmp_path / "hr", 4, 192, 192)
     assert run_cli("degrade", hr, "-o", tmp_path / "lr", "-q").exit_code == 0
     assert run_cli("estimate", tmp_path / "lr", "-o", tmp_path / "est", "-q").exit_code == 0
     assert run_cli("report", tmp_path / "est", "--gt", tmp_path / "lr").exit_code == 0

@@ -8,9 +8,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import SAMPLES, SHARED_DATA, natural_image, shared
+from conftest import SAMPLES, SHARED_DATA, natural_image, photo_folder, shared
 from kernelgan.errors import InputError
-from kernelgan.io import load_kernel, read_image, write_image
+from kernelgan.io import load_kernel, read_image
 from kernelgan.kernels import random_kernel
 from kernelgan.metrics import psnr_y
 from kernelgan.sr import get_backend
@@ -196,9 +196,7 @@ def test_training_is_deterministic_and_resume_continues_exactly(tmp_path):
 
 
 def test_train_srmd_cli(tmp_path):
-    photos = tmp_path / "photos"
-    for i in range(10):
-        write_image(photos / f"p{i}.png", natural_image(48, 48, seed=i))
+    photos = photo_folder(tmp_path / "photos", 10, 48, 48)
     weights = tmp_path / "w.pt"
     args = ["train-srmd", str(photos), "-o", str(weights), "--steps", "2", "--channels", "4", "--batch", "2",
             "--patch", "8", "--val-every", "1", "--json"]

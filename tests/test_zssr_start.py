@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SAMPLES, natural_image, run_cli
+from conftest import SAMPLES, natural_image, photo_folder, run_cli
 from kernelgan.errors import InputError
-from kernelgan.io import read_image, write_image
+from kernelgan.io import read_image
 from kernelgan.kernels import anisotropic_gaussian, centre_kernel
 from kernelgan.metrics import psnr_y
 from kernelgan.resize import blur_downsample
@@ -92,10 +92,7 @@ def test_configurations_and_start_files_are_checked(tmp_path):
 
 
 def test_train_zssr_start_writes_a_start_that_zssr_reads(tmp_path):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i in range(10):
-        write_image(photos / f"p{i}.png", natural_image(48, 48, seed=i))
+    photos = photo_folder(tmp_path / "photos", 10, 48, 48)
     start = tmp_path / "start.pt"
     result = run_cli("train-zssr-start", photos, "-o", start, "--steps", "3", "--channels", "4", "--layers", "3",
                      "--crop", "32", "--precision", "fp32", "-q")

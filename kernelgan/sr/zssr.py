@@ -151,6 +151,11 @@ def start_file(config: ZSSRConfig) -> Path | None:
     return path
 
 
+def start_shape(channels: int, layers: int, input_offset: float) -> dict[str, Any]:
+    """What a start file records of the network it fits (``new_network`` refuses a start of another shape)."""
+    return {"channels": channels, "layers": layers, "input_offset": input_offset}
+
+
 def new_network(config: ZSSRConfig) -> ResidualNet:
     """A ``ResidualNet`` of ``config``'s shape: random (seeded by the caller) or from ``start_file(config)``; a
     start file of another shape or kind is refused (InputError naming the file)."""
@@ -161,13 +166,10 @@ def new_network(config: ZSSRConfig) -> ResidualNet:
     if not path.is_file():
         raise InputError(f"{path}: ZSSR start weights not found")
     data = load_network_file(path, START_FORMAT, "ZSSR start")
-    shape = {"channels": config.channels, "layers": config.layers, "input_offset": config.input_offset}
+    shape = start_shape(config.channels, config.layers, config.input_offset)
     if data["shape"] != shape:
         raise InputError(f"{path}: a start for {data['shape']}, not for this configuration's {shape}")
-    net.load_state_dict(data["state"])
-    for weight in net.parameters():  # the memory order the configuration asks for
-        if weight.dim() == 4:
-            weight.data = weight.data.contiguous(memory_format=net.memory_format)
+    net.load_state_dict(data["state"])  # copies into the weights, keeping their memory order
     return net
 
 

@@ -31,7 +31,15 @@ from ..network_files import save_network_file
 from ..rng import seeded
 from .fathers import Augmentation, FatherSampler
 from .tiling import to_tensor
-from .zssr import START_FORMAT, ResidualNet, ZSSRConfig, autocast, resolved_precision, sons_upscaled
+from .zssr import (
+    START_FORMAT,
+    ResidualNet,
+    ZSSRConfig,
+    autocast,
+    resolved_precision,
+    sons_upscaled,
+    start_shape,
+)
 
 
 @dataclass(frozen=True)
@@ -89,5 +97,5 @@ def train_start(photos: list[Path], settings: StartSettings, log: Callable[[str]
 
 def save_start(path: Path, state: dict[str, torch.Tensor], settings: StartSettings) -> None:
     """Write a start file that ``zssr.new_network`` reads for ZSSR configurations of the same shape."""
-    shape = {"channels": settings.channels, "layers": settings.layers, "input_offset": settings.input_offset}
+    shape = start_shape(settings.channels, settings.layers, settings.input_offset)
     save_network_file(path, START_FORMAT, shape, state, asdict(settings))

@@ -160,6 +160,19 @@ def predict_spectra(spectra: np.ndarray, weights: Path | None = None, device: to
     return PriorPrediction(np.stack(turned), probability, batch, kernels)
 
 
+def predict_regions(spectra: np.ndarray, weights: Path | None = None, device: torch.device | str = "cpu"
+                    ) -> np.ndarray:
+    """The prior's x2 kernel for each of n regions from its views' log spectra (``spectra``: n x views x BINS x
+    BINS, view t as in ``predict_spectra``), in one pass of the network: n x K x K float64, each the mean of its
+    views' kernels turned back and centred."""
+    n, views = spectra.shape[:2]
+    batch = torch.from_numpy(np.ascontiguousarray(spectra, dtype=np.float32).reshape(n * views, 1, *spectra.shape[2:]))
+    with torch.no_grad():
+        kernels = load_network(weights, device)(batch.to(device)).double().cpu().numpy()
+    turned = [centre_kernel(_undo_dihedral(k, i % views), 2) for i, k in enumerate(kernels)]
+    return np.stack([normalise(np.mean(turned[r * views:(r + 1) * views], axis=0)) for r in range(n)])
+
+
 def view_size_spread(kernels: np.ndarray) -> float:
     """Disagreement of the views: the standard deviation of their log sizes (0: all agree; 0.1 is about a 10%
     size spread). Large when the photo gives little to read (flat, noisy) or its content is oriented."""

@@ -1,0 +1,152 @@
+"""A kernel map from the photo's local spectra: the learned prior read region by region (``kernel_map`` holds the
+map's convention).
+
+Every 64 px tile's power spectrum is computed once (``tile_powers``, a tile every 16 px). A cell's spectrum is
+the geometric mean of the spectra of the tiles that lie inside the cell (at least those nearest its centre).
+Both choices keep the evidence local: blur changes across the photo, and a spectrum pooled over a wider window,
+or an arithmetic mean of spectra, is dominated by the window's sharpest part (measured on the tuning photos:
+windows reaching 48 px beyond the cell lose 1.5 dB of re-degradation PSNR; the arithmetic mean 0.4 dB;
+averaging neighbouring cells' kernels, tried too, lost 1 dB). The prior reads each cell's spectrum in its 8
+rotations/flips, as it reads the whole photo's, all cells in one pass of the network.
+
+Does the blur vary? Kernels are compared by their log-covariance (size, elongation and direction together,
+``log_covariance``). The cells' *spread* is their RMS distance from their mean; a photo with one uniform blur
+shows some spread too (estimation noise and the content's bias, ``NOISE_FLOOR``), and the *variation* is the
+spread beyond it. Where it is under ``VARIES`` the map is the global kernel in every cell: a map read from
+regions is noisier than the whole photo's kernel, so it is used only where the blur does vary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import InputError
+from ..kernel_map import Grid
+from ..kernel_shape import covariance
+from ..kernels import fit_size, normalise
+from .prior import predict_regions
+from .spectrum import TILE, _window, gray, log_pooled, view_power
+
+CELL = 96  # LR pixels per cell side of the automatic grid
+MAX_CELLS = 10  # at most this many cells per side
+MAP_STRIDE = 16  # tile step (LR px) of the map's tile grid
+MIN_REACH = 8.0  # px: a cell reads the tiles centred at most this far from its centre even when smaller than a tile
+# Calibrated on the tuning photos (benchmarks/kernel_map.py --set tuning-large, 2 seeds): a uniform blur's cells
+# spread by 0.11-0.68 (median 0.28) in log-covariance, a varying blur's by 0.35-1.5 (10th percentile 0.52).
+NOISE_FLOOR = 0.3  # the spread a uniform blur shows (estimation noise and the content's bias)
+VARIES = 0.35  # variation from which the blur "varies" (a spread of about 0.46)
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """``rows``/``cols``: the grid (0: automatic from the photo size, ``auto_grid``)."""
+
+    rows: int = 0
+    cols: int = 0
+
+
+def auto_grid(height: int, width: int) -> tuple[int, int]:
+    """About one cell per ``CELL`` px a side (at least 1, at most ``MAX_CELLS``)."""
+    return (int(np.clip(round(height / CELL), 1, MAX_CELLS)), int(np.clip(round(width / CELL), 1, MAX_CELLS)))
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """'ROWSxCOLS' (e.g. '3x4') -> (3, 4); InputError otherwise."""
+    rows, sep, cols = text.lower().partition("x")
+    if not sep or not rows.isdigit() or not cols.isdigit() or int(rows) < 1 or int(cols) < 1:
+        raise InputError(f"map grid must be ROWSxCOLS with positive numbers (e.g. 3x4), got {text!r}")
+    return int(rows), int(cols)
+
+
+def tile_powers(image: np.ndarray, stride: int = MAP_STRIDE) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """Every ``stride`` px, the Hann-windowed power spectrum of the 64 px tile there (``spectrum.mean_power``'s
+    tiles): (T x TILE x TILE float32, DC at the centre; the tiles' centre rows (T,); their centre columns (T,)).
+    The stride doubles until at most 8192 tiles fit. ``image``: HxW or HxWx3 in [0, 1]."""
+    y = gray(image)
+    h, w = y.shape
+    if min(h, w) < TILE:
+        raise InputError(f"image is {w}x{h}; a kernel map needs at least {TILE} pixels a side")
+    while ((h - TILE) // stride + 1) * ((w - TILE) // stride + 1) > 8192:
+        stride *= 2
+    tiles = sliding_window_view(y, (TILE, TILE))[::stride, ::stride]
+    n_rows, n_cols = tiles.shape[:2]
+    tiles = torch.from_numpy(np.ascontiguousarray(tiles.reshape(-1, TILE, TILE), dtype=np.float64))
+    tiles = (tiles - tiles.mean(dim=(1, 2), keepdim=True)) * _window(torch.device("cpu"))
+    power = torch.fft.fftshift(torch.fft.fft2(tiles).abs().square(), dim=(1, 2)).float()
+    cy = np.repeat(np.arange(n_rows) * stride + (TILE - 1) / 2, n_cols)
+    cx = np.tile(np.arange(n_cols) * stride + (TILE - 1) / 2, n_rows)
+    return power, cy, cx
+
+
+def cell_weights(grid: Grid, cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
+    """cells x T float64: each cell's tiles (centred at ``cy``, ``cx``): those lying inside the cell, or where
+    none does, those nearest its centre; equal weights, each row summing to 1."""
+    ys, xs = grid.centres()
+    reach_y = max(grid.height / grid.rows / 2 - TILE / 2, MIN_REACH)
+    reach_x = max(grid.width / grid.cols / 2 - TILE / 2, MIN_REACH)
+    dy, dx = np.abs(cy[None] - ys[:, None]), np.abs(cx[None] - xs[:, None])  # rows x T, cols x T
+    in_y = dy <= np.maximum(reach_y, dy.min(axis=1, keepdims=True)) + 1e-9
+    in_x = dx <= np.maximum(reach_x, dx.min(axis=1, keepdims=True)) + 1e-9
+    weights = (in_y[:, None] & in_x[None]).reshape(grid.rows * grid.cols, -1).astype(np.float64)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def log_covariance(k: np.ndarray) -> np.ndarray:
+    """(3,): the kernel's covariance matrix log (``kernel_shape.covariance``, floored at 0.01 px²) as (l_yy, l_xx,
+    sqrt(2) l_xy): Euclidean distances between these compare size, elongation and direction at once (0.1 is
+    about a 10% difference)."""
+    vals, vecs = np.linalg.eigh(covariance(k))
+    log = (vecs * np.log(np.maximum(vals, 1e-2))) @ vecs.T
+    return np.array([log[0, 0], log[1, 1], np.sqrt(2) * log[0, 1]])
+
+
+@dataclass
+class KernelMap:
+    """The map of one photo and what is known of it."""
+
+    kernels: np.ndarray  # rows x cols x K x K float64: the map (the cells' kernels, or the global one if uniform)
+    grid: Grid
+    local: np.ndarray  # rows x cols x K x K: each cell's own kernel
+    spread: float  # RMS log-covariance distance of the cells' kernels from their mean
+    variation: float  # the spread beyond what a uniform blur shows (``NOISE_FLOOR``); 0: none
+
+    @property
+    def varies(self) -> bool:
+        return self.variation >= VARIES
+
+    def verdict(self) -> str:
+        return "varies" if self.varies else "uniform"
+
+
+def cell_kernels(image: np.ndarray, grid: Grid, size: int, views: int = 8, weights: Path | None = None,
+                 device: torch.device | str = "cpu") -> np.ndarray:
+    """rows x cols x size x size: the prior's kernel of each cell of ``grid`` over ``image`` (``cell_weights``)."""
+    powers, cy, cx = tile_powers(image)
+    logs = torch.log(powers.reshape(len(powers), -1) + 1e-12)
+    means = torch.exp(torch.from_numpy(cell_weights(grid, cy, cx)).float() @ logs)  # geometric mean of the tiles
+    spectra = np.stack([[log_pooled(view_power(mean, t)) for t in range(views)]
+                        for mean in means.double().reshape(-1, TILE, TILE)])
+    kernels = predict_regions(spectra, weights, device)
+    return np.stack([normalise(fit_size(k, size)) for k in kernels]).reshape(grid.rows, grid.cols, size, size)
+
+
+def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSettings = MapSettings(),
+                 views: int = 8, weights: Path | None = None, device: torch.device | str = "cpu") -> KernelMap:
+    """The kernel map of ``image`` (HxWx3 in [0, 1], LR) given its ``global_kernel`` (the estimator's K x K x2
+    kernel for the whole photo; the map's kernels share its size): the cells' own kernels where the blur varies,
+    the global kernel in every cell where it does not. ``weights``: the prior's (None: the shipped ones)."""
+    h, w = image.shape[:2]
+    rows, cols = (settings.rows, settings.cols) if settings.rows and settings.cols else auto_grid(h, w)
+    grid = Grid(rows, cols, h, w)
+    size = global_kernel.shape[0]
+    local = cell_kernels(image, grid, size, views, weights, device)
+    described = np.stack([log_covariance(k) for k in local.reshape(-1, size, size)])
+    spread = float(np.sqrt(((described - described.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    variation = float(np.sqrt(max(spread ** 2 - NOISE_FLOOR ** 2, 0.0)))
+    kernels = local if variation >= VARIES else np.broadcast_to(global_kernel, local.shape).copy()
+    return KernelMap(kernels, grid, local, spread, variation)

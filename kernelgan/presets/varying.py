@@ -1,0 +1,83 @@
+"""Blur that changes across the picture: a random kernel map (``kernel_map``'s convention) of anisotropic
+Gaussians of the DIV2KRK family's range, applied with ``kernel_map.degrade_with_map``.
+
+Modes (MANet's, Liang et al. 2021, plus a two-sided one), one drawn per photo unless given:
+
+- ``sides``: sharp on one side, wide on the other (left/right or top/bottom), changing smoothly between;
+- ``rows``: size changing with the rows; ``rowscols``: with rows and columns together;
+- ``orientation``: one elongated kernel whose direction turns across the picture;
+- ``blocks``: a random DIV2KRK-family Gaussian per block of a 3x3 grid (no smooth change: the map's
+  interpolation between the blocks' centres).
+
+The true map is x2 kernels on a ``MAP_SIZE`` grid; at x4 each cell's kernel is its analytic x4 kernel (the x2
+kernel applied twice), applied in one step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..kernel_map import degrade_with_map
+from ..kernels import analytic_x4, anisotropic_gaussian, trim_rim, wanted_centre
+
+MODES = ("sides", "rows", "rowscols", "orientation", "blocks")
+MAP_SIZE = 11  # the true x2 kernels' grid (the families' SIZE)
+STEPS = 5  # cells per side of the smooth modes' grids
+SHARP, WIDE = (0.3, 0.8), (3.0, 5.0)  # variance ranges (px²) of the sharp and the wide end
+
+
+def _gaussian(var1: float, var2: float, theta: float) -> np.ndarray:
+    c = wanted_centre(MAP_SIZE, 2)
+    return anisotropic_gaussian(MAP_SIZE, var1, var2, theta, (c, c))
+
+
+def _ramp(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n,) variances from a random sharp value to a random wide one, geometric (equal steps in log size)."""
+    return np.geomspace(rng.uniform(*SHARP), rng.uniform(*WIDE), n)
+
+
+def random_map(rng: np.random.Generator, mode: str | None = None) -> tuple[np.ndarray, dict]:
+    """A random x2 map (rows x cols x MAP_SIZE x MAP_SIZE) of ``mode`` (None: drawn) and its description."""
+    mode = mode or MODES[rng.integers(len(MODES))]
+    if mode not in MODES:
+        raise InputError(f"unknown varying-blur mode {mode!r} (use {', '.join(MODES)})")
+    n = STEPS
+    if mode == "sides":
+        ramp = _ramp(rng, n)[:: 1 if rng.random() < 0.5 else -1]
+        kmap = np.stack([[_gaussian(v, v, 0.0) for v in ramp]])
+        if rng.random() < 0.5:  # top/bottom instead of left/right
+            kmap = kmap.transpose(1, 0, 2, 3)
+    elif mode == "rows":
+        kmap = np.stack([[_gaussian(v, v, 0.0)] for v in _ramp(rng, n)])
+    elif mode == "rowscols":
+        ramp = _ramp(rng, 2 * n - 1)
+        kmap = np.stack([[_gaussian(ramp[i + j], ramp[i + j], 0.0) for j in range(n)] for i in range(n)])
+    elif mode == "orientation":
+        long, short = rng.uniform(2.5, 5.0), rng.uniform(0.4, 1.0)
+        turn = rng.uniform(0, np.pi) + np.linspace(0, np.pi / 2, n)
+        kmap = np.stack([[_gaussian(long, short, t) for t in turn]])
+        if rng.random() < 0.5:
+            kmap = kmap.transpose(1, 0, 2, 3)
+    else:
+        kmap = np.stack([[_gaussian(*rng.uniform(0.6, 5.0, size=2), rng.uniform(0, np.pi)) for _ in range(3)]
+                         for _ in range(3)])
+    return kmap, {"op": "blur", "kernel": "varying", "mode": mode, "grid": [int(kmap.shape[0]), int(kmap.shape[1])]}
+
+
+def x4_map(kmap2: np.ndarray) -> np.ndarray:
+    """Each cell's analytic x4 kernel, on the grid of the largest one (all the same size)."""
+    cells = [trim_rim(analytic_x4(k)) for k in kmap2.reshape(-1, *kmap2.shape[2:])]
+    size = max(k.shape[0] for k in cells)
+    padded = [np.pad(k, (size - k.shape[0]) // 2) for k in cells]
+    return np.stack(padded).reshape(kmap2.shape[:2] + (size, size))
+
+
+def degrade(hr: np.ndarray, scale: int, rng: np.random.Generator, mode: str | None = None
+            ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """(LR float32 in [0, 1], the true map at ``scale``, the choices) for ``hr`` (sides multiples of ``scale``)."""
+    kmap, choice = random_map(rng, mode)
+    if scale == 4:
+        kmap = x4_map(kmap)
+    lr = np.clip(degrade_with_map(hr, kmap, scale), 0, 1).astype(np.float32)
+    return lr, kmap, [choice]

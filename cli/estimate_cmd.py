@@ -10,11 +10,12 @@ import typer
 from rich.table import Table
 
 from kernelgan.device import resolve_device
+from kernelgan.estimator.local import MapSettings, parse_grid
 from kernelgan.estimator.registry import DEFAULT, available_estimators, get_estimator
 from kernelgan.jobs import estimate_file, estimate_files
 from kernelgan.outputs import check_writable, output_stems
 from kernelgan.sr import get_backend
-from kernelgan.sr.base import check_options
+from kernelgan.sr.base import check_options, takes_maps
 from kernelgan.synth import check_scale
 
 from .batch import run_batch
@@ -37,6 +38,8 @@ def estimate(
     batch: int = typer.Option(0, "--batch", "-b", min=0, help="Images estimated together in this process: their GAN runs train as one batch (fast on CUDA), their files are read by 2 threads. 0: automatic (64 on CUDA, 16 for the prior, else 1)."),
     sr: str = typer.Option("none", "--sr", help="Also upscale with this SR backend and the estimated kernel (none, bicubic, zssr, srmd, ...)."),
     real: bool = typer.Option(False, "--real", help="With --sr zssr: real-photo mode (no back-projection, noisy sons)."),
+    kernel_map: bool = typer.Option(False, "--kernel-map", help="Also estimate how the blur changes across the photo: OUT/<stem>_kernelmap_x2.npy (rows x cols x K x K; x4 too with --scale 4), a picture OUT/<stem>_kernelmap.png and a verdict (uniform / varies). With --sr srmd the upscale uses the map."),
+    map_grid: str = typer.Option("auto", "--map-grid", help="With --kernel-map: the grid as ROWSxCOLS (e.g. 4x6), or auto (a cell per ~96 LR px, at most 10 a side)."),
     force: bool = typer.Option(False, "--force", help="Re-estimate images whose outputs exist."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per image on stdout (implies no bar)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run each image as a task on a Dask cluster: 'local' (a LocalCluster on this machine) or a scheduler address (tcp://host:8786). Needs kernelgan[dask]."),
@@ -45,7 +48,8 @@ def estimate(
     """Estimate each image's x2 downscaling kernel (default: the learned prior; KernelGAN with -e kernelgan).
 
     For photo.png it writes OUT/photo_kernel_x2.npy/.mat/.png (x4 too with --scale 4) and OUT/photo.json
-    (version, settings, seed, device, time, losses, run quality). Existing results are skipped unless --force;
+    (version, settings, seed, device, time, losses, run quality); with --kernel-map also the kernel map (the kernel
+    at an LR pixel is the bilinear interpolation of the four nearest cells' kernels, README). Existing results are skipped unless --force;
     a bad file is reported and the batch goes on; the exit code is 1 if any image failed.
 
     Example: kernelgan estimate photos/ -o out --scale 4 --sr srmd
@@ -55,6 +59,13 @@ def estimate(
         fail(f"--iters {iters}: use 0 (no GAN) or at least {MIN_GAN_STEPS} steps (G's kernel needs them to grow)")
     if sr != "none":  # unknown backend or option: one error before any work
         check_options(get_backend(sr), {"real": True} if real else {})
+        if kernel_map and not takes_maps(get_backend(sr)):
+            fail(f"--kernel-map with --sr {sr}: that backend takes one kernel, not a map (use --sr srmd)")
+    map_settings = None
+    if kernel_map:
+        map_settings = MapSettings(*parse_grid(map_grid)) if map_grid != "auto" else MapSettings()
+    elif map_grid != "auto":
+        fail("--map-grid needs --kernel-map")
     dev = str(resolve_device(device))
     config = get_estimator(estimator).config.with_options(parse_opts(opt)).with_overrides(iters=iters)
     paths = expand_images(images)
@@ -67,7 +78,7 @@ def estimate(
         fail("--batch runs images together in one process; use it without --jobs/--scheduler (or --batch 1)")
     batch = batch or (1 if parallel else auto_batch(dev, config.iters))
     settings: dict[str, Any] = dict(output=output, scale=scale, estimator=estimator, config=config, seed=seed, device=dev, force=force,
-                    sr_backend=sr, real=real, stems=stems)
+                    sr_backend=sr, real=real, stems=stems, kernel_map=map_settings)
     run_batch(paths, functools.partial(estimate_file, **settings), label="images", done="estimated", output=output,
               quiet=quiet, as_json=as_json, jobs=1 if dev == "cuda" else jobs, steps=config.iters, scheduler=scheduler,
               batch=batch, work_many=functools.partial(estimate_files, **settings))

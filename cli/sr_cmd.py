@@ -11,11 +11,11 @@ from rich.table import Table
 
 from kernelgan.device import resolve_device
 from kernelgan.errors import KernelganError
-from kernelgan.io import load_kernel
+from kernelgan.io import load_kernel, load_kernel_map
 from kernelgan.jobs import upscale_file
 from kernelgan.outputs import check_writable, output_stems
 from kernelgan.sr import available_backends, get_backend
-from kernelgan.sr.base import check_options
+from kernelgan.sr.base import check_options, takes_maps
 from kernelgan.sr.srmd import SHIPPED, parse_noise
 from kernelgan.synth import check_scale
 
@@ -28,6 +28,7 @@ def sr(
     images: list[str] = typer.Argument(..., help="LR images, folders or glob patterns."),
     kernel: Optional[Path] = typer.Option(None, "--kernel", "-k", help="The x2 kernel (.npy/.mat) of every image."),
     kernels: Optional[Path] = typer.Option(None, "--kernels", help="Folder of <stem>_kernel_x2.npy|.mat (as estimate writes)."),
+    kernel_map: Optional[Path] = typer.Option(None, "--kernel-map", help="An x2 kernel map (.npy, rows x cols x K x K, as estimate --kernel-map writes) for every image: blur that changes across the photo (srmd)."),
     backend: str = typer.Option("zssr", "--backend", "-b", help="SR backend (see `kernelgan backends`)."),
     scale: int = typer.Option(2, "--scale", "-s", help="2 or 4."),
     output: Path = typer.Option(Path("kernelgan-out"), "-o", "--output", help="Output folder."),
@@ -44,18 +45,21 @@ def sr(
 ) -> None:
     """Upscale images with a known blur kernel: writes OUT/<stem>_x<s>_<backend>.png.
 
-    The kernel is the x2 kernel (at x4 the backend derives what it needs). Give --kernel for all images, or
-    --kernels DIR to find each image's <stem>_kernel_x2 file.
+    The kernel is the x2 kernel (at x4 the backend derives what it needs). Give --kernel for all images,
+    --kernels DIR to find each image's <stem>_kernel_x2 file, or --kernel-map MAP.npy (srmd) for blur that
+    changes across the photo (the map's grid spans each image; README, "Kernel maps").
 
     Example: kernelgan sr photo.png --kernels out --backend srmd --scale 4
     """
     check_scale(scale)
-    if (kernel is None) == (kernels is None):
-        fail("give exactly one of --kernel FILE or --kernels DIR")
+    if sum(given is not None for given in (kernel, kernels, kernel_map)) != 1:
+        fail("give exactly one of --kernel FILE, --kernels DIR or --kernel-map FILE")
     if kernels is not None and not kernels.is_dir():
         fail(f"--kernels {kernels}: not a folder")
     chosen = get_backend(backend)  # unknown backend: one error before any work
-    shared = load_kernel(kernel) if kernel is not None else None
+    if kernel_map is not None and not takes_maps(chosen):
+        fail(f"--kernel-map: backend {backend} takes one kernel, not a kernel map (use --backend srmd)")
+    shared = load_kernel(kernel) if kernel is not None else load_kernel_map(kernel_map) if kernel_map is not None else None
     if weights is not None and weights not in ("auto", *SHIPPED) and not Path(weights).is_file():
         fail(f"--weights {weights}: no such file")
     if noise is not None:

@@ -273,3 +273,35 @@ def save_kernel(path: str | os.PathLike, k: np.ndarray) -> None:
             iio.imwrite(tmp, kernel_picture(k), extension=".png")
         else:
             raise InputError(f"{path}: unknown kernel format (use .npy, .mat or .png)")
+
+
+def save_kernel_map(path: str | os.PathLike, kmap: np.ndarray) -> None:
+    """Save a kernel map (rows x cols x K x K, ``kernel_map``) atomically as ``.npy`` (float32); each cell passes
+    the kernel policy (``validate_kernel``)."""
+    kmap = np.stack([[validate_kernel(k) for k in row] for row in np.asarray(kmap)])
+    with atomic_path(Path(path)) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, kmap.astype(np.float32))
+
+
+def load_kernel_map(path: str | os.PathLike) -> np.ndarray:
+    """A kernel map from ``.npy`` (rows x cols x K x K; a single K x K kernel is a 1 x 1 map), every cell
+    validated like a kernel (``validate_kernel``); KernelError/InputError naming the file otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.suffix.lower() != ".npy":
+        raise InputError(f"{path}: a kernel map is a .npy file (rows x cols x K x K)")
+    try:
+        kmap = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise KernelError(f"{path}: cannot read kernel map ({reason})") from None
+    if kmap.ndim == 2:
+        kmap = kmap[None, None]
+    if kmap.ndim != 4 or kmap.shape[2] != kmap.shape[3] or min(kmap.shape) < 1:
+        raise KernelError(f"{path}: a kernel map is rows x cols x K x K, got shape {kmap.shape}")
+    cells = [[validate_kernel(k, name=f"{path} cell ({i}, {j})") for j, k in enumerate(row)] for i, row in enumerate(kmap)]
+    if len({c.shape for row in cells for c in row}) != 1:  # validate_kernel may pad an even size
+        raise KernelError(f"{path}: the map's kernels have different sizes")
+    return np.stack([np.stack(row) for row in cells])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -21,9 +22,12 @@ from .degradation import degradation_weight_files, measure
 from .errors import InputError, KernelganError
 from .estimator import EstimateResult, EstimatorConfig
 from .estimator.api import estimate_kernels, weight_files
-from .io import atomic_path, image_text, load_kernel, read_image, save_kernel, write_image
+from .estimator.local import KernelMap, MapSettings, map_for_estimate
+from .io import atomic_path, image_text, load_kernel, read_image, save_kernel, save_kernel_map, write_image
+from .kernel_map import x4_map
 from .kernel_shape import kernel_shape
 from .manifest import manifest_entry, update_manifest
+from .map_picture import map_picture
 from .noise_patches import PatchSettings, flat_patches, noise_crop, patch_file
 from .outputs import (
     MANIFEST,
@@ -32,8 +36,10 @@ from .outputs import (
     fingerprint,
     image_lock,
     kernel_digest,
+    kernel_map_path,
     kernel_paths,
     lr_path,
+    map_picture_path,
     read_record,
     record_path,
     remove_stale,
@@ -45,7 +51,7 @@ from .outputs import (
 from .pools import PoolEntry, draw
 from .presets import apply_preset
 from .sr import get_backend
-from .sr.base import check_options
+from .sr.base import check_options, takes_maps
 from .sr.base import weight_files as backend_weight_files
 from .synth import crop_to_multiple, image_rng
 
@@ -61,16 +67,20 @@ def estimate_file(path: Path, on_step: StepFn | None = None, **settings: Any) ->
 
 def estimate_files(paths: list[Path], on_step: StepFn | None = None, *, output: Path, scale: int, estimator: str,
                    config: EstimatorConfig, seed: int = 0, device: str = "cpu", force: bool = False,
-                   sr_backend: str = "none", real: bool = False, stems: dict[Path, str] | None = None) -> list[Event]:
+                   sr_backend: str = "none", real: bool = False, stems: dict[Path, str] | None = None,
+                   kernel_map: MapSettings | None = None) -> list[Event]:
     """Estimate images (together: ``estimate_kernels`` batches their GAN runs) and write each one's outputs as
-    its ``stem`` (and its upscale with ``sr_backend``); returns one event per path, in order (never raises for
-    bad input; every error names its file; a bad file fails alone).
+    its ``stem`` (and its upscale with ``sr_backend``; with ``kernel_map`` its kernel map, which the upscale then
+    uses); returns one event per path, in order (never raises for bad input; every error names its file; a bad
+    file fails alone).
 
     A finished set (its JSON record written last) is skipped when its fingerprint (input content + settings)
     matches, and refused without ``force`` when it does not; a per-image lock keeps concurrent runs apart."""
     settings = {"estimator": estimator, "config": config.to_dict(), "scale": scale, "seed": seed, "device": device,
                 "sr": sr_backend, "real": real, "weights": _digests(weight_files(config), "kernel-prior"),
                 "degradation_weights": _digests(degradation_weight_files(), "realism-detector")}
+    if kernel_map is not None:  # absent otherwise, as the SR settings
+        settings["kernel_map"] = asdict(kernel_map)
     if sr_backend != "none":  # absent otherwise: estimate-only results keep their fingerprints
         settings["sr_weights"] = _digests(backend_weight_files(get_backend(sr_backend), scale, {}), sr_backend)
     events: dict[Path, Event] = {}
@@ -79,7 +89,7 @@ def estimate_files(paths: list[Path], on_step: StepFn | None = None, *, output: 
         for path in paths:
             stem = (stems or {}).get(path, path.stem)
             event: Event = {"image": str(path), "status": "ok"}
-            outputs = expected_outputs(output, stem, scale)
+            outputs = expected_outputs(output, stem, scale, kernel_map is not None)
             if sr_backend != "none":
                 outputs.append(sr_path(output, stem, scale, sr_backend))
             try:
@@ -104,16 +114,17 @@ def estimate_files(paths: list[Path], on_step: StepFn | None = None, *, output: 
             if config.iters == 0:  # no GAN: each image on its own as soon as it is read (nothing to batch)
                 for item in decoded:
                     _estimate_and_write([item], events, output, scale, estimator, config, seed, device, on_step,
-                                        sr_backend, real)
+                                        sr_backend, real, kernel_map)
             else:
                 _estimate_and_write(list(decoded), events, output, scale, estimator, config, seed, device, on_step,
-                                    sr_backend, real)
+                                    sr_backend, real, kernel_map)
     return [events[p] for p in paths]
 
 
 def _estimate_and_write(items: list[tuple[tuple[Path, str, list[Path], dict[str, str]], np.ndarray | Exception]],
                         events: dict[Path, Event], output: Path, scale: int, estimator: str, config: EstimatorConfig,
-                        seed: int, device: str, on_step: StepFn | None, sr_backend: str, real: bool) -> None:
+                        seed: int, device: str, on_step: StepFn | None, sr_backend: str, real: bool,
+                        kernel_map: MapSettings | None) -> None:
     """Estimate the read images of ``items`` ((path, stem, outputs, fingerprint), image or read error) together
     and write each one's outputs; each path's event goes into ``events``."""
     todo = []
@@ -128,7 +139,7 @@ def _estimate_and_write(items: list[tuple[tuple[Path, str, list[Path], dict[str,
             if isinstance(result, Exception):
                 raise result
             written = _write_estimate(path, image, result, output, stem, scale, estimator, config, seed, device,
-                                      sr_backend, real, outputs, fp, len(todo))
+                                      sr_backend, real, outputs, fp, len(todo), kernel_map)
             events[path] = {"image": str(path), "status": "ok", **written}
         except (KernelganError, OSError) as exc:
             events[path] = {"image": str(path), "status": "failed", "error": _named(path, exc)}
@@ -168,9 +179,16 @@ def _finished(output: Path, stem: str, outputs: list[Path], fp: dict[str, str]) 
 
 def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output: Path, stem: str,
                     scale: int, estimator: str, config: EstimatorConfig, seed: int, device: str, sr_backend: str,
-                    real: bool, outputs: list[Path], fp: dict[str, str], batch: int) -> dict:
+                    real: bool, outputs: list[Path], fp: dict[str, str], batch: int,
+                    kernel_map: MapSettings | None) -> dict:
     seconds = result.seconds  # this image's share of the time its batch took
     degradation = measure(img, path)
+    kmap = None
+    if kernel_map is not None:
+        started = time.perf_counter()
+        kmap = map_for_estimate(img, result.kernel_x2, config, kernel_map, device)
+        map_seconds = time.perf_counter() - started
+        seconds += map_seconds
     old_files = retire_set(output, stem)  # the old set (if any) is absent from here until the new record
     kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
     record = {
@@ -182,10 +200,12 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
         "kernels": {f"x{s}": [p.name for p in kernel_paths(output, stem, s)] for s in kernels},
         "files": [p.name for p in outputs],
     }
+    if kmap is not None:  # the map before the upscale that reads it and the record that commits the set
+        record["kernel_map"] = _write_map(output, stem, scale, img, kmap, round(map_seconds, 3))
     if sr_backend != "none":  # the upscale first: the record, written last, commits the whole set
         sr_event = upscale_file(path, None, output=output, scale=scale, backend=sr_backend, force=True,
                                 options={"seed": seed, "device": device, **({"real": True} if real else {})},
-                                kernel=result.kernel_x2, stems={path: stem})
+                                kernel=result.kernel_x2 if kmap is None else kmap.kernels, stems={path: stem})
         if sr_event["status"] == "failed":
             raise KernelganError(sr_event["error"])
     write_estimate(output, stem, kernels, record)
@@ -197,8 +217,30 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
             "quality": result.quality, "kernel_size": round(shape.size, 4), "anisotropy": round(shape.anisotropy, 4),
             "degradation": degradation.to_dict(), "outputs": [str(p) for p in outputs],
             "summary": f"kernel size {shape.size:.2f} px²{_confidence_note(result.quality)}, "
-                       f"anisotropy {shape.anisotropy:.2f}{note}, "
-                       f"{degradation.summary()}, {seconds:.1f} s"}
+                       f"anisotropy {shape.anisotropy:.2f}{note}, {_map_note(kmap)}"
+                       f"{degradation.summary()}, {seconds:.1f} s",
+            **({} if kmap is None else {"kernel_map": {"verdict": kmap.verdict(), "variation": round(kmap.variation, 4),
+                                                       "grid": [kmap.grid.rows, kmap.grid.cols]}})}
+
+
+def _write_map(output: Path, stem: str, scale: int, img: np.ndarray, kmap: KernelMap, seconds: float) -> dict:
+    """Write the map (x2, and x4 at scale 4) and its picture; returns the record's ``kernel_map`` entry."""
+    maps = {2: kmap.kernels} | ({4: x4_map(kmap.kernels)} if scale == 4 else {})
+    for s, m in maps.items():
+        save_kernel_map(kernel_map_path(output, stem, s), m)
+    write_image(map_picture_path(output, stem), map_picture(img, kmap.kernels).astype(np.float32) / 255)
+    return {**kmap.grid.to_dict(), "grid": [kmap.grid.rows, kmap.grid.cols], "verdict": kmap.verdict(),
+            "variation": round(kmap.variation, 4), "spread": round(kmap.spread, 4), "seconds": seconds,
+            "files": {f"x{s}": kernel_map_path(output, stem, s).name for s in maps},
+            "picture": map_picture_path(output, stem).name}
+
+
+def _map_note(kmap: KernelMap | None) -> str:
+    """'blur varies across the photo (variation 0.62, 4x6 map), ' or 'blur uniform ...', '' without a map."""
+    if kmap is None:
+        return ""
+    what = "varies across the photo" if kmap.varies else "uniform across the photo"
+    return f"blur {what} (variation {kmap.variation:.2f}, {kmap.grid.rows}x{kmap.grid.cols} map), "
 
 
 def _confidence_note(quality: dict[str, float]) -> str:
@@ -212,7 +254,8 @@ def _confidence_note(quality: dict[str, float]) -> str:
 def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, scale: int, backend: str,
                  force: bool = False, options: dict[str, Any] | None = None, kernel: np.ndarray | None = None,
                  kernels_dir: Path | None = None, stems: dict[Path, str] | None = None) -> Event:
-    """Upscale one image with ``kernel`` (or the x2 kernel ``estimate`` wrote for it in ``kernels_dir``) and
+    """Upscale one image with ``kernel`` (an x2 kernel or kernel map; or the x2 kernel ``estimate`` wrote for it in
+    ``kernels_dir``) and
     write ``<stem>_x<s>_<backend>.png``; returns the event reported for it (bad input becomes 'failed')."""
     stem = (stems or {}).get(path, path.stem)
     target = sr_path(output, stem, scale, backend)
@@ -221,6 +264,8 @@ def upscale_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
             raise InputError(f"{path}: no such file")
         k = kernel if kernel is not None else _kernel_for(path, kernels_dir, stem)
         chosen = get_backend(backend)
+        if k.ndim == 4 and not takes_maps(chosen):
+            raise InputError(f"backend {backend} takes one kernel, not a kernel map; use --backend srmd")
         checked = check_options(chosen, options or {})
         settings = {"backend": backend, "scale": scale, "kernel_sha256": kernel_digest(k),
                     "options": {key: v for key, v in checked.items() if key != "progress"},

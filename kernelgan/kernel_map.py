@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .kernels import analytic_x4, trim_rim
 from .resize import blur_downsample
 
 
@@ -116,3 +117,11 @@ def degrade_with_map(hr: np.ndarray, kmap: np.ndarray, scale: int) -> np.ndarray
 def uniform_map(kernel: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """rows x cols x K x K: ``kernel`` in every cell."""
     return np.broadcast_to(kernel, (rows, cols) + kernel.shape).copy()
+
+
+def x4_map(kmap2: np.ndarray) -> np.ndarray:
+    """The x4 map of an x2 map: each cell's analytic x4 kernel (``kernels.analytic_x4``, rims trimmed), all
+    zero-padded to the largest one's size."""
+    cells = [trim_rim(analytic_x4(k)) for k in kmap2.reshape(-1, *kmap2.shape[2:])]
+    size = max(k.shape[0] for k in cells)
+    return np.stack([np.pad(k, (size - k.shape[0]) // 2) for k in cells]).reshape(kmap2.shape[:2] + (size, size))

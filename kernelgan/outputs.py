@@ -47,6 +47,16 @@ def true_kernel_paths(out_dir: Path, stem: str, scale: int) -> list[Path]:
     return [out_dir / f"{stem}_gt_kernel_x{scale}{ext}" for ext in TRUE_KERNEL_FORMATS]
 
 
+def kernel_map_path(out_dir: Path, stem: str, scale: int, true: bool = False) -> Path:
+    """A kernel map (``kernel_map``): ``estimate --kernel-map``'s, or ``degrade --preset varying``'s true one."""
+    return out_dir / f"{stem}_{'gt_' if true else ''}kernelmap_x{scale}.npy"
+
+
+def map_picture_path(out_dir: Path, stem: str) -> Path:
+    """The picture of ``estimate --kernel-map``'s map over the photo."""
+    return out_dir / f"{stem}_kernelmap.png"
+
+
 def lr_path(out_dir: Path, stem: str) -> Path:
     """``degrade``'s LR image."""
     return out_dir / f"{stem}.png"
@@ -62,7 +72,7 @@ def sr_candidates(folder: Path, stem: str, scale: int) -> list[Path]:
     return sorted(folder.glob(f"{stem}_x{scale}_*"))
 
 
-_OUTPUT_PICTURE = re.compile(r"^.+_kernel_x[24]$")
+_OUTPUT_PICTURE = re.compile(r"^.+_(kernel_x[24]|kernelmap)$")
 
 
 def is_output_picture(path: Path) -> bool:
@@ -100,9 +110,10 @@ def record_path(out_dir: Path, stem: str) -> Path:
     return out_dir / f"{stem}.json"
 
 
-def expected_outputs(out_dir: Path, stem: str, scale: int) -> list[Path]:
+def expected_outputs(out_dir: Path, stem: str, scale: int, kernel_map: bool = False) -> list[Path]:
     scales = (2, 4) if scale == 4 else (2,)
-    return [p for s in scales for p in kernel_paths(out_dir, stem, s)] + [record_path(out_dir, stem)]
+    maps = [kernel_map_path(out_dir, stem, s) for s in scales] + [map_picture_path(out_dir, stem)] if kernel_map else []
+    return [p for s in scales for p in kernel_paths(out_dir, stem, s)] + maps + [record_path(out_dir, stem)]
 
 
 def write_estimate(out_dir: Path, stem: str, kernels: dict[int, np.ndarray], record: dict[str, Any]) -> list[Path]:

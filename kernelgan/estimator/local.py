@@ -29,8 +29,10 @@ from ..errors import InputError
 from ..kernel_map import Grid
 from ..kernel_shape import covariance
 from ..kernels import fit_size, normalise
+from .config import EstimatorConfig
+from .learned import prior_weight_paths
 from .prior import predict_regions
-from .spectrum import TILE, _window, gray, log_pooled, view_power
+from .spectrum import CHUNK, MAX_TILES, TILE, _window, gray, log_pooled, view_power
 
 CELL = 96  # LR pixels per cell side of the automatic grid
 MAX_CELLS = 10  # at most this many cells per side
@@ -66,18 +68,23 @@ def parse_grid(text: str) -> tuple[int, int]:
 def tile_powers(image: np.ndarray, stride: int = MAP_STRIDE) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """Every ``stride`` px, the Hann-windowed power spectrum of the 64 px tile there (``spectrum.mean_power``'s
     tiles): (T x TILE x TILE float32, DC at the centre; the tiles' centre rows (T,); their centre columns (T,)).
-    The stride doubles until at most 8192 tiles fit. ``image``: HxW or HxWx3 in [0, 1]."""
+    The stride doubles until at most ``MAX_TILES`` tiles fit (float32 powers: 64 MB at most). ``image``: HxW or
+    HxWx3 in [0, 1]."""
     y = gray(image)
     h, w = y.shape
     if min(h, w) < TILE:
         raise InputError(f"image is {w}x{h}; a kernel map needs at least {TILE} pixels a side")
-    while ((h - TILE) // stride + 1) * ((w - TILE) // stride + 1) > 8192:
+    while ((h - TILE) // stride + 1) * ((w - TILE) // stride + 1) > MAX_TILES:
         stride *= 2
-    tiles = sliding_window_view(y, (TILE, TILE))[::stride, ::stride]
-    n_rows, n_cols = tiles.shape[:2]
-    tiles = torch.from_numpy(np.ascontiguousarray(tiles.reshape(-1, TILE, TILE), dtype=np.float64))
-    tiles = (tiles - tiles.mean(dim=(1, 2), keepdim=True)) * _window(torch.device("cpu"))
-    power = torch.fft.fftshift(torch.fft.fft2(tiles).abs().square(), dim=(1, 2)).float()
+    views = sliding_window_view(y, (TILE, TILE))[::stride, ::stride]
+    n_rows, n_cols = views.shape[:2]
+    tiles = views.reshape(-1, TILE, TILE)
+    window = _window(torch.device("cpu"))
+    power = torch.empty((len(tiles), TILE, TILE), dtype=torch.float32)
+    for start in range(0, len(tiles), CHUNK):
+        chunk = torch.from_numpy(np.ascontiguousarray(tiles[start:start + CHUNK], dtype=np.float64))
+        chunk = (chunk - chunk.mean(dim=(1, 2), keepdim=True)) * window
+        power[start:start + CHUNK] = torch.fft.fftshift(torch.fft.fft2(chunk).abs().square(), dim=(1, 2)).float()
     cy = np.repeat(np.arange(n_rows) * stride + (TILE - 1) / 2, n_cols)
     cx = np.tile(np.arange(n_cols) * stride + (TILE - 1) / 2, n_rows)
     return power, cy, cx
@@ -150,3 +157,15 @@ def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSett
     variation = float(np.sqrt(max(spread ** 2 - NOISE_FLOOR ** 2, 0.0)))
     kernels = local if variation >= VARIES else np.broadcast_to(global_kernel, local.shape).copy()
     return KernelMap(kernels, grid, local, spread, variation)
+
+
+def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: EstimatorConfig,
+                     settings: MapSettings = MapSettings(), device: torch.device | str = "cpu") -> KernelMap:
+    """``estimate_map`` around an estimate's x2 kernel, read with the prior weights of ``config``. A kernel with
+    negative lobes (software downscaling detected) is a resampler's, the same everywhere: its map is uniform."""
+    h, w = image.shape[:2]
+    rows, cols = (settings.rows, settings.cols) if settings.rows and settings.cols else auto_grid(h, w)
+    if kernel_x2.min() < 0:
+        uniform = np.broadcast_to(kernel_x2, (rows, cols) + kernel_x2.shape).copy()
+        return KernelMap(uniform, Grid(rows, cols, h, w), uniform, 0.0, 0.0)
+    return estimate_map(image, kernel_x2, MapSettings(rows, cols), weights=prior_weight_paths(config)[0], device=device)

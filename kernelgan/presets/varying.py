@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..kernel_map import degrade_with_map
-from ..kernels import analytic_x4, anisotropic_gaussian, trim_rim, wanted_centre
+from ..kernel_map import degrade_with_map, x4_map
+from ..kernels import anisotropic_gaussian, wanted_centre
 
 MODES = ("sides", "rows", "rowscols", "orientation", "blocks")
 MAP_SIZE = 11  # the true x2 kernels' grid (the families' SIZE)
@@ -60,17 +60,9 @@ def random_map(rng: np.random.Generator, mode: str | None = None) -> tuple[np.nd
         if rng.random() < 0.5:
             kmap = kmap.transpose(1, 0, 2, 3)
     else:
-        kmap = np.stack([[_gaussian(*rng.uniform(0.6, 5.0, size=2), rng.uniform(0, np.pi)) for _ in range(3)]
-                         for _ in range(3)])
+        draws = [(rng.uniform(0.6, 5.0), rng.uniform(0.6, 5.0), rng.uniform(0, np.pi)) for _ in range(9)]
+        kmap = np.stack([_gaussian(*d) for d in draws]).reshape(3, 3, MAP_SIZE, MAP_SIZE)
     return kmap, {"op": "blur", "kernel": "varying", "mode": mode, "grid": [int(kmap.shape[0]), int(kmap.shape[1])]}
-
-
-def x4_map(kmap2: np.ndarray) -> np.ndarray:
-    """Each cell's analytic x4 kernel, on the grid of the largest one (all the same size)."""
-    cells = [trim_rim(analytic_x4(k)) for k in kmap2.reshape(-1, *kmap2.shape[2:])]
-    size = max(k.shape[0] for k in cells)
-    padded = [np.pad(k, (size - k.shape[0]) // 2) for k in cells]
-    return np.stack(padded).reshape(kmap2.shape[:2] + (size, size))
 
 
 def degrade(hr: np.ndarray, scale: int, rng: np.random.Generator, mode: str | None = None

@@ -5,7 +5,9 @@ A backend is a named object with ``upscale(lr, kernel, scale, **options) -> sr``
 [0, 1]. Built-in backends register with ``@register``; third-party ones through the entry-point group
 ``kernelgan.backends`` (the entry point names a backend class or a zero-argument factory). A backend that reads
 trained weights names their files with ``weight_files(scale, **options) -> list[Path]`` (optional), so that saved
-results made with other weights are not taken for current ones.
+results made with other weights are not taken for current ones. A backend that can use blur changing across the
+photo sets ``kernel_maps = True`` and then also takes a kernel map (rows x cols x K x K, ``kernel_map``) as
+``kernel``; the others are refused one with a one-line error (``check_request``).
 """
 
 from __future__ import annotations
@@ -113,7 +115,16 @@ def check_options(backend: Backend, options: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def takes_maps(backend: Backend) -> bool:
+    """Whether ``backend.upscale`` also takes a kernel map (rows x cols x K x K, ``kernel_map``) for ``kernel``:
+    a backend says so with ``kernel_maps = True``."""
+    return bool(getattr(backend, "kernel_maps", False))
+
+
 def check_request(backend: Backend, lr: np.ndarray, kernel: np.ndarray, scale: int) -> None:
+    if np.ndim(kernel) == 4 and not takes_maps(backend):
+        raise InputError(f"backend {backend.name} takes one kernel, not a kernel map (blur that changes across the "
+                         "photo); use --backend srmd, or give one kernel")
     if scale not in backend.scales:
         raise InputError(f"backend {backend.name} supports x{', x'.join(map(str, backend.scales))}, not x{scale}")
     if lr.ndim != 3 or lr.shape[2] != 3:

@@ -16,6 +16,7 @@ class Bicubic:
     scales: tuple[int, ...] = (2, 4)
     description = "MATLAB-style bicubic interpolation (ignores the kernel)"
     options: dict[str, type] = {}
+    kernel_maps = True  # it ignores the kernel, a map included
 
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, **options: Any) -> np.ndarray:
         """No options of its own (``seed``, ``device`` and ``progress`` are accepted and ignored)."""

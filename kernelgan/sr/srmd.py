@@ -23,6 +23,7 @@ from torch import nn
 from ..degradation import Degradation, degradation_weight_files, measure
 from ..errors import InputError
 from ..io import atomic_path
+from ..kernel_map import grid_for, pixel_weights
 from ..noise import estimate_noise_sigma
 from .base import check_request, register
 from .kernel_pca import KernelPCA
@@ -66,8 +67,11 @@ class SRMDNet(nn.Module):
         nn.init.zeros_(convs[-1].weight)
 
     def forward(self, lr: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """``condition``: B x (t+1) (one kernel and noise level per image) or B x (t+1) x H x W (per pixel)."""
         b, _, h, w = lr.shape
-        y = torch.cat([lr - 0.5, CONDITION_GAIN * condition[:, :, None, None].expand(b, -1, h, w)], dim=1)
+        if condition.ndim == 2:
+            condition = condition[:, :, None, None].expand(b, -1, h, w)
+        y = torch.cat([lr - 0.5, CONDITION_GAIN * condition], dim=1)
         for i, conv in enumerate(self.convs):
             y = conv(y)
             if i < len(self.convs) - 1:
@@ -168,12 +172,28 @@ def choose_weights(weights: str | os.PathLike, scale: int, lr: np.ndarray, found
     return Path(weights)
 
 
+def condition_map(pca: KernelPCA, kmap: np.ndarray, noise: float, height: int, width: int) -> np.ndarray:
+    """(t+1) x height x width float32: each LR pixel's condition for the kernel map ``kmap`` (rows x cols x K x K,
+    ``kernel_map``'s convention): the cells' condition vectors interpolated as the map's kernels are (the
+    projection is affine, so this is the condition of each pixel's interpolated kernel)."""
+    grid = grid_for(kmap, (height, width))
+    cells = np.stack([[condition_vector(pca, k, noise) for k in row] for row in kmap])  # rows x cols x (t+1)
+    wy, wx = pixel_weights(grid)
+    return np.einsum("yi,xj,ijc->cyx", wy, wx, cells).astype(np.float32)
+
+
 def super_resolve(weights: SRMDWeights, lr: np.ndarray, kernel: np.ndarray, noise: float, device: torch.device,
                   tile: int = 256) -> np.ndarray:
-    """Upscale ``lr`` (HxWx3 in [0,1]) by the network's scale for the x2 ``kernel``; float32 in [0, 1]."""
+    """Upscale ``lr`` (HxWx3 in [0,1]) by the network's scale for the x2 ``kernel``, or the x2 kernel map
+    (rows x cols x K x K, ``kernel_map``); float32 in [0, 1]."""
     net = weights.net.to(device)
-    cond = torch.from_numpy(condition_vector(weights.pca, kernel, noise))[None].to(device)
-    sr = run_tiled(lambda x: net(x, cond), lr, tile, net.receptive_radius, net.shape.scale, device)
+    if kernel.ndim == 4:  # the per-pixel condition travels with the image through the tiles
+        cond = condition_map(weights.pca, kernel, noise, *lr.shape[:2]).transpose(1, 2, 0)
+        stacked = np.concatenate([lr, cond], axis=2)
+        sr = run_tiled(lambda x: net(x[:, :3], x[:, 3:]), stacked, tile, net.receptive_radius, net.shape.scale, device)
+    else:
+        vector = torch.from_numpy(condition_vector(weights.pca, kernel, noise))[None].to(device)
+        sr = run_tiled(lambda x: net(x, vector), lr, tile, net.receptive_radius, net.shape.scale, device)
     return np.clip(sr, 0, 1)
 
 
@@ -182,6 +202,7 @@ class SRMD:
     name = "srmd"
     scales: tuple[int, ...] = (2, 4)
     description = "SRMD (CVPR 2018): one trained network for any kernel; weights trained by this project"
+    kernel_maps = True  # ``upscale`` also takes a kernel map (blur that changes across the photo)
     options: dict[str, type] = {"noise": str, "weights": str}
 
     def weight_files(self, scale: int, weights: str | os.PathLike = "auto", **options: Any) -> list[Path]:
@@ -194,7 +215,8 @@ class SRMD:
     def upscale(self, lr: np.ndarray, kernel: np.ndarray, scale: int, noise: float | str = "auto",
                 weights: str | os.PathLike = "auto", device: str = "cpu",
                 progress: Callable[[int, int], None] | None = None, **options: Any) -> np.ndarray:
-        """``kernel``: the x2 kernel (at x4 the x4 network was trained on its analytic x4); ``noise``: the LR's
+        """``kernel``: the x2 kernel (at x4 the x4 network was trained on its analytic x4), or an x2 kernel map
+        (rows x cols x K x K, ``kernel_map``); ``noise``: the LR's
         noise level on the 8-bit scale (0-50), or ``auto`` (estimated from ``lr``, ``kernelgan.noise``);
         ``weights``: ``auto`` (the realistic weights for a noisy or JPEG-compressed photo, else the classical
         ones), ``classical``, ``real``, or a file from ``kernelgan train-srmd``. Other options are ignored."""

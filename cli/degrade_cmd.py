@@ -15,6 +15,7 @@ from kernelgan.noise_patches import load_patch_files
 from kernelgan.outputs import check_writable, output_stems
 from kernelgan.pools import load_pool
 from kernelgan.presets import PRESETS
+from kernelgan.presets.varying import MODES
 from kernelgan.resamplers import RESAMPLERS, resampler_kernel
 from kernelgan.synth import check_scale
 
@@ -36,7 +37,8 @@ def degrade(
     noise_patches: Optional[Path] = typer.Option(None, "--noise-patches", help="classical: add a random crop of a random noise patch (a folder from `kernelgan noise-patches`) to each LR, before any JPEG."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed and image name give the same result."),
     preset: str = typer.Option("classical", "--preset", "-p",
-                               help="classical (one known kernel), bsrgan or realesrgan (no single true kernel)."),
+                               help="classical (one known kernel), varying (blur that changes across the picture: a known kernel map), bsrgan or realesrgan (no single true kernel)."),
+    map_mode: Optional[str] = typer.Option(None, "--map-mode", help=f"varying: how the blur changes ({', '.join(MODES)}; default: drawn per photo)."),
     noise: float = typer.Option(0.0, "--noise", min=0.0, help="classical: Gaussian noise sigma on the 8-bit scale."),
     jpeg: Optional[int] = typer.Option(None, "--jpeg", min=1, max=100, help="classical: JPEG quality applied last."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
@@ -48,7 +50,8 @@ def degrade(
 
     For photo.png it writes OUT/photo.png (LR) and adds an entry with every random choice to OUT/manifest.json;
     the classical preset also writes the true kernel OUT/photo_gt_kernel_x<s>.npy and .mat (blur by
-    correlation, keep every s-th pixel; at x4 the x2 kernel is applied twice, as DIV2KRK does).
+    correlation, keep every s-th pixel; at x4 the x2 kernel is applied twice, as DIV2KRK does); the varying
+    preset writes the true kernel map OUT/photo_gt_kernelmap_x<s>.npy (README, "Kernel maps").
 
     A camera's own degradation (Ji et al. 2020): --kernels OUT (kernels estimated from that camera's photos)
     and --noise-patches DIR (flat patches of the same photos, `kernelgan noise-patches`).
@@ -58,6 +61,8 @@ def degrade(
     check_scale(scale)
     if preset not in PRESETS:
         fail(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    if map_mode is not None and (preset != "varying" or map_mode not in MODES):
+        fail(f"--map-mode goes with --preset varying and is one of {', '.join(MODES)}")
     if preset != "classical" and (kernel != "random" or noise or jpeg is not None or resampler is not None
                                   or kernels is not None or noise_patches is not None):
         fail("--kernel, --kernels, --resampler, --noise, --noise-patches and --jpeg apply to the classical preset only")
@@ -82,5 +87,6 @@ def degrade(
     check_writable(output)
     work = functools.partial(degrade_file, output=output, scale=scale, preset=preset, kernel=fixed,
                              kernel_name=kernel_name, noise=noise, jpeg=jpeg, seed=seed,
-                             force=force, stems=output_stems(images), pool=pool, noise_patches=patches)
+                             force=force, stems=output_stems(images), pool=pool, noise_patches=patches,
+                             map_mode=map_mode)
     run_batch(images, work, label="degrading", done="degraded", output=output, quiet=quiet, as_json=as_json, scheduler=scheduler)

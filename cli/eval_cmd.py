@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kernelgan.evaluate import ESTIMATE, REFERENCES, ROW_TITLES, Report, evaluate
+from kernelgan.evaluate_maps import MAP_ROWS, MAP_TITLES, MapReport, evaluate_maps, map_files
 from kernelgan.families import FAMILIES, check_family, fixed_kernel, fixed_kernel_variance
 from kernelgan.io import atomic_path
 from kernelgan.sr import get_backend
@@ -89,7 +90,7 @@ def _write_csv(path: Path, report: Report) -> None:
 @handle_errors
 def eval_(
     est: Path = typer.Option(..., "--est", help="Folder of estimates: <stem>_kernel_x<s>.npy|.mat."),
-    gt: Path = typer.Option(..., "--gt", help="Folder of true kernels: <stem>_gt_kernel_x<s>.npy|.mat or DIV2KRK kernel_<N>.mat."),
+    gt: Path = typer.Option(..., "--gt", help="Folder of true kernels: <stem>_gt_kernel_x<s>.npy|.mat or DIV2KRK kernel_<N>.mat (and/or true kernel maps <stem>_gt_kernelmap_x<s>.npy)."),
     hr: Optional[Path] = typer.Option(None, "--hr", help="Folder of HR images <stem>.png: adds re-degradation PSNR."),
     lr: Optional[Path] = typer.Option(None, "--lr", help="Folder of LR images <stem>.png: with --hr and --sr-backend, SR-based scores for every kernel row."),
     sr_backend: Optional[str] = typer.Option(None, "--sr-backend", help="Non-blind backend for the SR-based score (e.g. srmd; x2 only)."),
@@ -106,7 +107,9 @@ def eval_(
     the same way: the bicubic kernel (floor), the family's best fixed kernel chosen without looking at any image
     (the bar an estimate must clear), and the true kernel (ceiling). Measures: kernel PSNR, shape agreement
     (size error, anisotropy, orientation; correlation of log sizes over the set), re-degradation PSNR (--hr),
-    SR PSNR/SSIM with a fixed backend (--lr --hr --sr-backend).
+    SR PSNR/SSIM with a fixed backend (--lr --hr --sr-backend). Where --gt holds true kernel maps (degrade
+    --preset varying), estimated maps (estimate --kernel-map) are scored too: kernel PSNR per cell,
+    re-degradation and SR PSNR of the map beside the one kernel, the fixed and bicubic kernels and the true map.
 
     Example: kernelgan eval --est out --gt lr --hr hr --html eval.html
     """
@@ -125,12 +128,17 @@ def eval_(
             fail("--sr-backend scores x2 only")
         backend = get_backend(sr_backend)
         sr_fn = lambda image, kernel: backend.upscale(image, kernel, scale, seed=0)  # noqa: E731
+    with_maps = bool(map_files(gt, scale, True))  # degrade --preset varying: true kernel maps
     with task_progress(quiet or as_json) as progress:
         task = progress.add_task("evaluating", total=None)
         report = evaluate(est, gt, scale, fixed_kernel(family, scale), hr_dir=hr, sr_dir=sr, lr_dir=lr, sr=sr_fn,
                           progress=lambda: progress.advance(task))
-    if not report.images and not report.failed:
-        fail(f"no estimate in {est} matches a true kernel in {gt} at x{scale}")
+        maps = (evaluate_maps(est, gt, scale, fixed_kernel(family, scale), hr_dir=hr, lr_dir=lr, sr=sr_fn,
+                              progress=lambda: progress.advance(task)) if with_maps else None)
+    found_maps = maps is not None and bool(maps.images or maps.failed)
+    if not report.images and not report.failed and not found_maps:
+        fail(f"no estimate in {est} matches a true kernel" + (" or kernel map" if with_maps else "") +
+             f" in {gt} at x{scale}" + (" (estimate with --kernel-map)" if with_maps else ""))
     if csv_path is not None:
         _write_csv(csv_path, report)
     if html_path is not None:
@@ -141,15 +149,39 @@ def eval_(
         write_page(build_report(est, gt, family, scale, title=f"kernelgan eval: {est} against {gt}"), html_path, force)
     variance = fixed_kernel_variance(family)
     if as_json:
-        print_json({"scale": scale, "family": family, "fixed_kernel_variance": variance, **report.to_dict()})
+        print_json({"scale": scale, "family": family, "fixed_kernel_variance": variance, **report.to_dict(),
+                    **({"maps": maps.to_dict()} if maps is not None else {})})
     else:
-        out.print(_image_table(report, scale))
-        out.print(summary_table(report, f"Summary: {len(report.images)} images; fixed kernel = isotropic Gaussian of "
-                                        f"variance {variance:g} (best for the {family} family)"))
-        if report.missing:
+        if report.images or report.failed:
+            out.print(_image_table(report, scale))
+            out.print(summary_table(report, f"Summary: {len(report.images)} images; fixed kernel = isotropic Gaussian "
+                                            f"of variance {variance:g} (best for the {family} family)"))
+        if report.missing and not found_maps:
             out.print(f"{len(report.missing)} true kernels have no estimate: {', '.join(report.missing[:10])}"
                       + (" ..." if len(report.missing) > 10 else ""))
-    for stem, why in report.failed.items():
+        if maps is not None:
+            out.print(map_table(maps, scale))
+            if maps.missing:
+                out.print(f"{len(maps.missing)} true kernel maps have no estimated map (estimate with --kernel-map): "
+                          f"{', '.join(maps.missing[:10])}" + (" ..." if len(maps.missing) > 10 else ""))
+    failed = {**report.failed, **(maps.failed if maps is not None else {})}
+    for stem, why in failed.items():
         err.print(f"[bold red]error:[/] {escape(stem)}: {escape(why)}")
-    if report.failed:
+    if failed:
         raise typer.Exit(1)
+
+
+def map_table(maps: MapReport, scale: int) -> Table:
+    """Kernel maps against true maps: one row per map or kernel (means over the images)."""
+    summary = maps.summary()
+    columns = [(m, title) for m, title in (("cell_psnr", "kernel PSNR per cell"), ("redeg_psnr", "re-degr. PSNR"),
+                                            ("sr_psnr", "SR PSNR"), ("sr_ssim", "SR SSIM"))
+               if any(summary[row][m] is not None for row in MAP_ROWS)]
+    table = Table(title=f"Kernel maps at x{scale} ({len(maps.images)} images with a true map)")
+    table.add_column("kernel", no_wrap=True)
+    for _, title in columns:
+        table.add_column(title, justify="right")
+    for row in MAP_ROWS:
+        table.add_row(MAP_TITLES[row], *[_fmt(summary[row][m], 4 if m == "sr_ssim" else 2) for m, _ in columns],
+                      style="bold" if row == "map" else None)
+    return table

@@ -40,7 +40,8 @@ def kernel_files(folder: Path, scale: int) -> dict[str, Path]:
     return found
 
 
-def _image_for(folder: Path | None, stem: str, scale: int) -> Path | None:
+def image_for(folder: Path | None, stem: str, scale: int) -> Path | None:
+    """The image of ``stem`` in ``folder`` (``<stem>.png`` and the like, or an upscale of it), or None."""
     if folder is None:
         return None
     candidates = [folder / f"{stem}{suffix}" for suffix in IMAGE_SUFFIXES]
@@ -176,7 +177,7 @@ def evaluate(est_dir: Path, gt_dir: Path, scale: int, fixed: np.ndarray, hr_dir:
     return report
 
 
-def _lr_size(est_dir: Path, gt_dir: Path, stem: str) -> tuple[int, int] | None:
+def lr_size(est_dir: Path, gt_dir: Path, stem: str) -> tuple[int, int] | None:
     """(width, height) of the LR image ``stem`` was estimated from: from ``estimate``'s record, else from the
     ``degrade`` manifest beside the true kernels; None when neither says."""
     record = read_record(est_dir, stem)
@@ -195,21 +196,21 @@ def _lr_size(est_dir: Path, gt_dir: Path, stem: str) -> tuple[int, int] | None:
 def _evaluate_one(stem: str, est_path: Path, truth_path: Path, scale: int, fixed: np.ndarray, hr_dir: Path | None,
                   sr_dir: Path | None, lr_dir: Path | None, sr: SRFn | None) -> ImageScores:
     est, truth = load_kernel(est_path), load_kernel(truth_path)
-    hr_path = _image_for(hr_dir, stem, scale)
+    hr_path = image_for(hr_dir, stem, scale)
     hr = crop_to_multiple(read_image(hr_path), scale) if hr_path is not None else None
-    lr_size = _lr_size(est_path.parent, truth_path.parent, stem)
-    if hr is not None and lr_size is not None:
-        w, h = lr_size  # a few pixels of border crop are tolerated; an LR in place of the HR is not
+    known = lr_size(est_path.parent, truth_path.parent, stem)
+    if hr is not None and known is not None:
+        w, h = known  # a few pixels of border crop are tolerated; an LR in place of the HR is not
         if abs(h * scale - hr.shape[0]) > 4 * scale or abs(w * scale - hr.shape[1]) > 4 * scale:
             raise KernelganError(f"{hr_path}: HR is {hr.shape[1]}x{hr.shape[0]}, but the estimate was made on a "
                                  f"{w}x{h} image ({w * scale}x{h * scale} expected at x{scale}); is it the LR?")
-    lr_path = _image_for(lr_dir, stem, scale)
+    lr_path = image_for(lr_dir, stem, scale)
     lr = read_image(lr_path) if lr_path is not None else None
     if lr is not None and hr is not None and (lr.shape[0] * scale, lr.shape[1] * scale) != hr.shape[:2]:
         raise KernelganError(f"{lr_path}: LR is {lr.shape[1]}x{lr.shape[0]}, HR {hr_path} is {hr.shape[1]}x{hr.shape[0]} "
                              f"(x{scale} expected)")
     scores = score_image(stem, est, truth, fixed, scale, hr, lr, sr)
-    sr_path = _image_for(sr_dir, stem, scale)
+    sr_path = image_for(sr_dir, stem, scale)
     if sr_path is not None and hr is not None:
         out = read_image(sr_path)
         if out.shape[:2] != hr.shape[:2]:

@@ -320,17 +320,19 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
                  kernel: np.ndarray | None = None, kernel_name: str = "random", noise: float = 0.0,
                  jpeg: int | None = None, seed: int = 0, force: bool = False,
                  stems: dict[Path, str] | None = None, pool: list[PoolEntry] | None = None,
-                 noise_patches: list[Path] | None = None) -> Event:
+                 noise_patches: list[Path] | None = None, map_mode: str | None = None) -> Event:
     """Degrade one HR photo: write its LR image (and true kernel for the classical preset) as its ``stem``
     (``output_stems``) and add its entry, with every random choice and a fingerprint (input content +
     settings), to the folder's manifest; returns the event reported for it. A finished image with the same
     fingerprint is skipped; with another it is refused without ``force``; replacing it removes the old set's
     files that the new one does not have. Classical only: with ``pool`` the kernel is a pool entry drawn for the
     seed and stem (its x4 kernel at x4, else the analytic x4 of its x2 kernel); with ``noise_patches`` a random
-    crop of a random patch is added after subsampling, before JPEG."""
+    crop of a random patch is added after subsampling, before JPEG. The varying preset writes the true kernel map
+    (``kernel_map_path(..., true=True)``; ``map_mode``: its mode, None drawn) in place of a kernel."""
     stem = (stems or {}).get(path, path.stem)
     lr_file = lr_path(output, stem)
-    k_paths = true_kernel_paths(output, stem, scale) if preset == "classical" else []
+    k_paths = (true_kernel_paths(output, stem, scale) if preset == "classical"
+               else [kernel_map_path(output, stem, scale, true=True)] if preset == "varying" else [])
     manifest = output / MANIFEST
     try:
         if not path.is_file():
@@ -342,7 +344,8 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
             kernel, kernel_name = entry.kernel(scale), f"pool:{entry.name}"
         settings = {"scale": scale, "preset": preset, "seed": seed, "noise": noise, "jpeg": jpeg,
                     "kernel": None if kernel is None else kernel_digest(kernel),
-                    "noise_patches": None if noise_patches is None else [file_sha256(p) for p in noise_patches]}
+                    "noise_patches": None if noise_patches is None else [file_sha256(p) for p in noise_patches],
+                    **({"map_mode": map_mode} if preset == "varying" else {})}
         fp = fingerprint(path, settings)
         with image_lock(output, stem) as mine:
             if not mine:
@@ -355,7 +358,8 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
                             "reason": "outputs exist with the same input and settings"}
                 raise KernelganError(f"{existing[0]} exists (use --force to overwrite)")
             img = read_image(path)
-            options: dict[str, Any] = {"kernel": kernel, "noise": noise, "jpeg_quality": jpeg} if preset == "classical" else {}
+            options: dict[str, Any] = ({"kernel": kernel, "noise": noise, "jpeg_quality": jpeg} if preset == "classical"
+                                       else {"map_mode": map_mode} if preset == "varying" else {})
             patch_drawn = None
             if noise_patches is not None:
                 lr_shape = (img.shape[0] // scale, img.shape[1] // scale)
@@ -363,19 +367,24 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
                                                                  image_rng(seed, f"{stem}:noise"), str(path))
             result = apply_preset(preset, crop_to_multiple(img, scale), scale, image_rng(seed, stem), **options)
             write_image(lr_file, result.lr)
-            for p in k_paths:  # only the classical preset names kernel files, and it always has a true kernel
-                assert result.true_kernel is not None
-                save_kernel(p, result.true_kernel)
+            for p in k_paths:  # the classical preset's kernel files, the varying preset's map
+                if result.true_map is not None:
+                    save_kernel_map(p, result.true_map)
+                else:
+                    assert result.true_kernel is not None
+                    save_kernel(p, result.true_kernel)
             update_manifest(manifest, {
                 "image": stem, "source": str(path), "lr": lr_file.name, "scale": scale, "preset": preset,
                 "seed": seed, "hr_size": [img.shape[1] - img.shape[1] % scale, img.shape[0] - img.shape[0] % scale],
                 "lr_size": [result.lr.shape[1], result.lr.shape[0]], "kernel": kernel_name,
-                "true_kernel": [p.name for p in k_paths] or None,
+                "true_kernel": [p.name for p in k_paths] if preset == "classical" else None,
+                "true_kernel_map": k_paths[0].name if preset == "varying" else None,
                 "true_kernel_note": None if k_paths else f"the {preset} blur is not a single kernel; none written",
                 "choices": result.choices, "noise_patch": patch_drawn, "fingerprint": fp, "version": __version__,
             })
             if old is not None:
-                old_files = {str(n) for n in [old.get("lr"), *(old.get("true_kernel") or [])] if isinstance(n, str)}
+                names = [old.get("lr"), old.get("true_kernel_map"), *(old.get("true_kernel") or [])]
+                old_files = {str(n) for n in names if isinstance(n, str)}
                 remove_stale(output, {n for n in old_files if "/" not in n}, [lr_file, *k_paths])
         return {"image": str(path), "status": "ok", "outputs": [str(p) for p in [lr_file, *k_paths]]}
     except (KernelganError, OSError) as exc:

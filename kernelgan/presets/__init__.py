@@ -1,7 +1,9 @@
-"""Degradation presets for ``kernelgan degrade``: classical (one known kernel), BSRGAN, Real-ESRGAN.
+"""Degradation presets for ``kernelgan degrade``: classical (one known kernel), varying (a known kernel map:
+blur that changes across the picture), BSRGAN, Real-ESRGAN.
 
 Each preset maps (HR with sides multiples of ``scale``, scale, generator) to an LR image of exactly
-HR/scale, the true kernel when the blur is a single known kernel (else None), and the list of random choices.
+HR/scale, the true kernel when the blur is a single known kernel (else None), the true kernel map when it is a
+known map, and the list of random choices.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import numpy as np
 from ..errors import InputError
 from ..kernels import random_kernel
 from ..synth import degrade as classical_degrade
-from . import bsrgan, ops, realesrgan
+from . import bsrgan, ops, realesrgan, varying
 
-PRESETS = ("classical", "bsrgan", "realesrgan")
+PRESETS = ("classical", "varying", "bsrgan", "realesrgan")
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Degraded:
     lr: np.ndarray  # float32 HxWx3 in [0, 1]
     true_kernel: np.ndarray | None  # only for the classical preset
     choices: list[dict] = field(default_factory=list)
+    true_map: np.ndarray | None = None  # only for the varying preset: rows x cols x K x K at the scale
 
 
 def classical(hr: np.ndarray, scale: int, rng: np.random.Generator, kernel: np.ndarray | None = None,
@@ -51,12 +54,16 @@ def classical(hr: np.ndarray, scale: int, rng: np.random.Generator, kernel: np.n
 
 
 def apply_preset(name: str, hr: np.ndarray, scale: int, rng: np.random.Generator, **options) -> Degraded:
-    """Degrade ``hr`` with preset ``name``; ``options`` (kernel, noise, jpeg_quality) apply to 'classical'."""
+    """Degrade ``hr`` with preset ``name``; ``options`` (kernel, noise, jpeg_quality) apply to 'classical',
+    ``map_mode`` (``varying.MODES``, None: drawn) to 'varying'."""
     if name == "classical":
         return classical(hr, scale, rng, **options)
+    if name == "varying":
+        lr, true_map, choices = varying.degrade(hr, scale, rng, options.get("map_mode"))
+        return Degraded(lr, None, choices, true_map)
     modules = {"bsrgan": bsrgan, "realesrgan": realesrgan}
     if name not in modules:
-        raise InputError(f"unknown preset {name!r} (use classical, {', '.join(modules)})")
+        raise InputError(f"unknown preset {name!r} (use {', '.join(PRESETS)})")
     module = modules[name]
     lr, choices = module.degrade(hr, scale, rng)
     return Degraded(lr, None, choices)

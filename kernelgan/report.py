@@ -286,10 +286,12 @@ def render(entries: list[Entry], title: str, out_dir: Path,
             "view spread", "noise (8-bit σ)", "JPEG", "seconds"]
     head += ["kernel PSNR", "fixed kernel PSNR", "size error"] if has_truth else []
     head += ["kernel x4", "upscale: bicubic | backend"]
+    has_maps = any(isinstance(e.record.get("kernel_map"), dict) for e in ok)
+    head += ["kernel map (uniform / varies, variation)"] if has_maps else []
     parts.append("<h2>Images</h2><table id='images'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
                  + "</tr></thead><tbody>")
     for e in ok:
-        parts.append(_row(e, has_truth, out_dir))
+        parts.append(_row(e, has_truth, out_dir, has_maps))
     parts.append(f"</tbody></table><script>{_SORT}</script></body></html>")
     return "".join(parts)
 
@@ -319,7 +321,24 @@ def _confidence_cell(quality: dict[str, Any]) -> str:
             f"{low:.2f}-{high:.2f}{flag}</td>")
 
 
-def _row(e: Entry, has_truth: bool, out_dir: Path) -> str:
+def _map_cell(record: dict[str, Any], out_dir: Path) -> str:
+    """The picture of ``estimate --kernel-map``'s map with its verdict and variation; '-' without a map."""
+    found = record.get("kernel_map")
+    if not isinstance(found, dict):
+        return "<td>-</td>"
+    picture = found.get("picture")
+    thumb = _thumbnail(out_dir / picture) if isinstance(picture, str) and "/" not in picture else None
+    grid = found.get("grid")
+    if not isinstance(grid, list) or len(grid) != 2:
+        grid = ["?", "?"]
+    variation = found.get("variation")
+    amount = f"{variation:.2f}" if isinstance(variation, (int, float)) else "?"
+    text = html.escape(f"{found.get('verdict', '?')}, {amount} ({grid[0]}x{grid[-1]})")
+    image = f"<img src='{thumb}' alt='kernel map'><br>" if thumb else ""
+    return f"<td>{image}{text}</td>"
+
+
+def _row(e: Entry, has_truth: bool, out_dir: Path, has_maps: bool = False) -> str:
     assert e.kernel_x2 is not None  # collect() makes an error entry of a set without its x2 kernel
     shape = kernel_shape(e.kernel_x2)
     source = source_image(e, out_dir)
@@ -345,6 +364,8 @@ def _row(e: Entry, has_truth: bool, out_dir: Path) -> str:
     cells.append("<td class='crops'>" + ("".join(
         f"<img src='{a}' alt='bicubic'><img src='{b}' alt='{html.escape(f.name)}'>"
         for f, c in zip(e.sr_files, crops, strict=True) if c for a, b in [c]) or "-") + "</td>")
+    if has_maps:
+        cells.append(_map_cell(e.record, out_dir))
     return "<tr class='row'>" + "".join(cells) + "</tr>"
 
 

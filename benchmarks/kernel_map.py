@@ -28,18 +28,21 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite import DATA, central_crop, photos  # noqa: E402
 
 from kernelgan.estimator import estimate_kernel  # noqa: E402
 from kernelgan.estimator.local import MapSettings, estimate_map  # noqa: E402
+from kernelgan.evaluate_maps import cell_psnr  # noqa: E402
 from kernelgan.families import fixed_kernel  # noqa: E402
 from kernelgan.io import read_image  # noqa: E402
-from kernelgan.kernel_map import Grid, degrade_with_map, kernel_at, uniform_map  # noqa: E402
-from kernelgan.kernels import bicubic_kernel, kernel_psnr, random_kernel  # noqa: E402
+from kernelgan.kernel_map import degrade_with_map, uniform_map  # noqa: E402
+from kernelgan.kernels import bicubic_kernel, random_kernel  # noqa: E402
 from kernelgan.metrics import psnr_y  # noqa: E402
 from kernelgan.presets.varying import MODES, random_map  # noqa: E402
+from kernelgan.sr.srmd import SRMDWeights, shipped_weights, super_resolve  # noqa: E402
 from kernelgan.synth import image_rng  # noqa: E402
 
 ROWS = ("map", "local", "split", "global", "fixed", "bicubic", "true")
@@ -56,14 +59,6 @@ def naive_split(lr: np.ndarray, size: int) -> np.ndarray:
             region = lr[min(top, h - 64):bottom, min(left, w - 64):right]  # at least the prior's 64 px
             cells.append(estimate_kernel(region, 2, device="cpu").kernel_x2)
     return np.stack(cells).reshape(3, 3, size, size)
-
-
-def cell_psnr(est: np.ndarray, truth: np.ndarray, shape: tuple[int, int]) -> float:
-    """Mean kernel PSNR of the map ``est``'s cells against the true map's kernel at each cell's centre."""
-    grid, true_grid = Grid(est.shape[0], est.shape[1], *shape), Grid(truth.shape[0], truth.shape[1], *shape)
-    ys, xs = grid.centres()
-    return float(np.mean([kernel_psnr(est[i, j], kernel_at(truth, true_grid, y, x))
-                          for i, y in enumerate(ys) for j, x in enumerate(xs)]))
 
 
 def large_tuning_photos() -> list[Path]:
@@ -92,16 +87,14 @@ def run_case(path: Path, mode: str, seed: int, crop: int, settings: MapSettings,
     reference = np.clip(lr_exact, 0, 1)
     case = {"photo": path.stem, "mode": mode, "seed": seed, "varies": kmap.varies, "variation": kmap.variation,
             "global_s": global_seconds, "map_s": map_seconds,
-            "map_cell_psnr": cell_psnr(kmap.kernels, truth, lr.shape[:2]),
-            "global_cell_psnr": cell_psnr(maps["global"], truth, lr.shape[:2])}
+            "map_cell_psnr": cell_psnr(kmap.kernels, truth, kmap.grid, 2),
+            "global_cell_psnr": cell_psnr(maps["global"], truth, kmap.grid, 2)}
     for row, m in maps.items():
         case[f"{row}_redeg"] = psnr_y(np.clip(degrade_with_map(hr, m, 2), 0, 1), reference, shave=2)
     if with_sr:
-        from kernelgan.sr.srmd import SRMDWeights, shipped_weights, super_resolve_map
-
         weights = SRMDWeights.load(shipped_weights(2))
         for row, m in maps.items():
-            case[f"{row}_sr"] = psnr_y(super_resolve_map(weights, lr, m, 0.0, "cpu"), hr, shave=2)
+            case[f"{row}_sr"] = psnr_y(super_resolve(weights, lr, m, 0.0, torch.device("cpu")), hr, shave=2)
     return case
 
 

@@ -32,7 +32,7 @@ from ..kernels import fit_size, normalise
 from .config import EstimatorConfig
 from .learned import prior_weight_paths
 from .prior import predict_regions
-from .spectrum import CHUNK, MAX_TILES, TILE, _window, gray, log_pooled, view_power
+from .spectrum import CHUNK, MAX_TILES, TILE, gray, log_pooled, tile_window, view_power
 
 CELL = 96  # LR pixels per cell side of the automatic grid
 MAX_CELLS = 10  # at most this many cells per side
@@ -79,7 +79,7 @@ def tile_powers(image: np.ndarray, stride: int = MAP_STRIDE) -> tuple[torch.Tens
     views = sliding_window_view(y, (TILE, TILE))[::stride, ::stride]
     n_rows, n_cols = views.shape[:2]
     tiles = views.reshape(-1, TILE, TILE)
-    window = _window(torch.device("cpu"))
+    window = tile_window(torch.device("cpu"))
     power = torch.empty((len(tiles), TILE, TILE), dtype=torch.float32)
     for start in range(0, len(tiles), CHUNK):
         chunk = torch.from_numpy(np.ascontiguousarray(tiles[start:start + CHUNK], dtype=np.float64))

@@ -33,7 +33,8 @@ def gray(image: np.ndarray) -> np.ndarray:
     return LUMA[0] * image[..., 0] + LUMA[1] * image[..., 1] + LUMA[2] * image[..., 2]
 
 
-def _window(device: torch.device) -> torch.Tensor:
+def tile_window(device: torch.device) -> torch.Tensor:
+    """TILE x TILE float64 on ``device``: the 2-D Hann window every tile is multiplied by."""
     w = torch.from_numpy(np.hanning(TILE + 2)[1:-1]).to(device)
     return torch.outer(w, w)
 
@@ -61,7 +62,7 @@ def mean_power(image: np.ndarray, stride: int = TILE // 2, device: torch.device 
     top = (h - TILE) % stride if from_bottom else 0
     left = (w - TILE) % stride if from_right else 0
     tiles = sliding_window_view(y[top:, left:], (TILE, TILE))[::stride, ::stride].reshape(-1, TILE, TILE)
-    window = _window(torch.device(device))
+    window = tile_window(torch.device(device))
     half = torch.zeros(TILE, TILE // 2 + 1, dtype=torch.float64, device=device)
     for start in range(0, len(tiles), CHUNK):
         chunk = torch.from_numpy(np.require(tiles[start:start + CHUNK], requirements=["C", "W"])).to(device, torch.float64)

@@ -34,7 +34,7 @@ from .learned import prior_weight_paths
 from .prior import predict_regions
 from .spectrum import CHUNK, MAX_TILES, TILE, gray, log_pooled, tile_window, view_power
 
-CELL = 96  # LR pixels per cell side of the automatic grid
+CELL = 96  # LR pixels per cell side (at most) of the automatic grid
 MAX_CELLS = 10  # at most this many cells per side
 MAP_STRIDE = 16  # tile step (LR px) of the map's tile grid
 MIN_REACH = 8.0  # px: a cell reads the tiles centred at most this far from its centre even when smaller than a tile
@@ -53,8 +53,8 @@ class MapSettings:
 
 
 def auto_grid(height: int, width: int) -> tuple[int, int]:
-    """About one cell per ``CELL`` px a side (at least 1, at most ``MAX_CELLS``)."""
-    return (int(np.clip(round(height / CELL), 1, MAX_CELLS)), int(np.clip(round(width / CELL), 1, MAX_CELLS)))
+    """Cells of at most ``CELL`` px a side (at least 1, at most ``MAX_CELLS`` a side)."""
+    return (int(np.clip(np.ceil(height / CELL), 1, MAX_CELLS)), int(np.clip(np.ceil(width / CELL), 1, MAX_CELLS)))
 
 
 def parse_grid(text: str) -> tuple[int, int]:

@@ -9,7 +9,6 @@ against the same with the true map; Y, ``scale`` px shaved) and SR PSNR with a f
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from .io import load_kernel, load_kernel_map, read_image
 from .kernel_map import Grid, degrade_with_map, grid_for, kernel_at, uniform_map
 from .kernels import bicubic_kernel, kernel_psnr
 from .metrics import psnr_y, ssim_y
-from .outputs import kernel_map_path, kernel_paths, natural_key
+from .outputs import KERNEL_MAP_NAME, kernel_map_path, kernel_paths, natural_key
 from .synth import crop_to_multiple
 
 MAP_ROWS = ("map", "single", "fixed", "bicubic", "true")
@@ -32,11 +31,10 @@ MAP_TITLES = {"map": "kernel map (estimate)", "single": "one kernel (estimate)",
 
 def map_files(folder: Path, scale: int, true: bool) -> dict[str, Path]:
     """stem -> the kernel map file of ``folder`` at ``scale`` (``estimate``'s, or ``degrade``'s true ones)."""
-    pattern = re.compile(rf"^(?P<stem>.+)_{'gt_' if true else ''}kernelmap_x{scale}$")
     found = {}
     for path in sorted(folder.glob("*.npy")):
-        m = pattern.match(path.stem)
-        if m and not (not true and m["stem"].endswith("_gt")):
+        m = KERNEL_MAP_NAME.match(path.stem)
+        if m and int(m["scale"]) == scale and bool(m["gt"]) == true:
             found[m["stem"]] = path
     return found
 

@@ -52,6 +52,9 @@ def kernel_map_path(out_dir: Path, stem: str, scale: int, true: bool = False) ->
     return out_dir / f"{stem}_{'gt_' if true else ''}kernelmap_x{scale}.npy"
 
 
+KERNEL_MAP_NAME = re.compile(r"^(?P<stem>.+?)_(?P<gt>gt_)?kernelmap_x(?P<scale>[24])$")  # a kernel map file's stem
+
+
 def map_picture_path(out_dir: Path, stem: str) -> Path:
     """The picture of ``estimate --kernel-map``'s map over the photo."""
     return out_dir / f"{stem}_kernelmap.png"

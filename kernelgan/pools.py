@@ -5,7 +5,8 @@ kernel).
 A pool is a folder. Where it is an ``estimate`` output folder, each photo's kernels are found by the project's
 naming (``<stem>_kernel_x2`` / ``_x4``, ``.npy`` preferred over ``.mat``) and its record (``<stem>.json``)
 tells whether the estimate was flagged low-confidence. Any other ``.npy`` / ``.mat`` file in it is one x2
-kernel, except ``NAME_x4.*`` beside ``NAME.*``: NAME's x4 kernel. Each LR photo
+kernel, except ``NAME_x4.*`` beside ``NAME.*``: NAME's x4 kernel, and kernel maps (``estimate --kernel-map``),
+which are left out. Each LR photo
 draws one entry, deterministically for the seed and the photo's name.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 from .errors import InputError, KernelganError
 from .io import KERNEL_SUFFIXES, load_kernel
 from .kernels import analytic_x4, trim_rim
+from .outputs import KERNEL_MAP_NAME
 
 _ESTIMATE_NAME = re.compile(r"^(?P<stem>.+)_kernel_x(?P<scale>[24])$")
 _X4_NAME = re.compile(r"^(?P<stem>.+)_x4$")
@@ -59,7 +61,7 @@ def load_pool(folder: Path, skip_low_confidence: bool = False) -> list[PoolEntry
     if not folder.is_dir():
         raise InputError(f"{folder}: no such kernel-pool folder")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in KERNEL_SUFFIXES
-                   and not p.name.startswith("."))
+                   and not p.name.startswith(".") and not KERNEL_MAP_NAME.match(p.stem))
     stems = {p.stem for p in files}
     groups: dict[str, dict[int, list[Path]]] = {}
     estimated: set[str] = set()

@@ -17,6 +17,7 @@ from kernelgan.io import load_kernel_map, read_image
 from kernelgan.kernel_map import Grid, axis_weights, degrade_with_map, kernel_at, uniform_map, x4_map
 from kernelgan.kernel_shape import kernel_shape
 from kernelgan.kernels import random_kernel
+from kernelgan.pools import load_pool
 from kernelgan.resize import blur_downsample
 
 SHARP, WIDE = isotropic_gaussian(0.4, 13), isotropic_gaussian(4.0, 13)
@@ -138,6 +139,7 @@ def test_estimate_writes_the_map_and_sr_uses_it(tmp_path):
     assert np.load(out / "halves_kernelmap_x4.npy").shape[:2] == kmap.shape[:2]
     assert (out / "halves_kernelmap.png").is_file() and entry["verdict"] == "varies"
     assert "blur varies across the photo" in json.loads(result.output.splitlines()[0])["summary"]
+    assert [e.name for e in load_pool(out)] == ["halves_kernel_x2.npy"]  # the folder is still a kernel pool
 
     refused = run_cli("sr", tmp_path / "halves.png", "--kernel-map", out / "halves_kernelmap_x2.npy", "-b", "zssr",
                       "-o", tmp_path / "sr")

@@ -9,11 +9,15 @@ windows reaching 48 px beyond the cell lose 1.5 dB of re-degradation PSNR; the a
 averaging neighbouring cells' kernels, tried too, lost 1 dB). The prior reads each cell's spectrum in its 8
 rotations/flips, as it reads the whole photo's, all cells in one pass of the network.
 
+A cell too flat to read (sky, a wall: its content ``FLAT`` decades under the photo's upper quartile) reads as
+sharp whatever its blur, since 8-bit rounding whitens its spectrum; such cells take the global kernel and are
+left out of the verdict.
+
 Does the blur vary? Kernels are compared by their log-covariance (size, elongation and direction together,
-``log_covariance``). The cells' *spread* is their RMS distance from their mean; a photo with one uniform blur
-shows some spread too (estimation noise and the content's bias, ``NOISE_FLOOR``), and the *variation* is the
-spread beyond it. Where it is under ``VARIES`` the map is the global kernel in every cell: a map read from
-regions is noisier than the whole photo's kernel, so it is used only where the blur does vary.
+``log_covariance``). The readable cells' *spread* is their RMS distance from their mean; a photo with one
+uniform blur shows some spread too (estimation noise and the content's bias, ``NOISE_FLOOR``), and the
+*variation* is the spread beyond it. Where it is under ``VARIES`` the map is the global kernel in every cell: a
+map read from regions is noisier than the whole photo's kernel, so it is used only where the blur does vary.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ CELL = 96  # LR pixels per cell side (at most) of the automatic grid
 MAX_CELLS = 10  # at most this many cells per side
 MAP_STRIDE = 16  # tile step (LR px) of the map's tile grid
 MIN_REACH = 8.0  # px: a cell reads the tiles centred at most this far from its centre even when smaller than a tile
-# Calibrated on the tuning photos (benchmarks/kernel_map.py --set tuning-large, 2 seeds): a uniform blur's cells
-# spread by 0.11-0.68 (median 0.28) in log-covariance, a varying blur's by 0.35-1.5 (10th percentile 0.52).
+# Calibrated on the tuning photos (benchmarks/kernel_map.py --set tuning-large, 8 photos x 2 seeds): the readable
+# cells of a uniform blur spread by 0.1-0.53 (15 of 16 under 0.46), a varying blur's by 0.3-1.5 (85% over 0.46).
+FLAT = 1.5  # a cell whose content is this many decades under the photo's upper quartile is too flat to read
 NOISE_FLOOR = 0.3  # the spread a uniform blur shows (estimation noise and the content's bias)
 VARIES = 0.35  # variation from which the blur "varies" (a spread of about 0.46)
 
@@ -119,7 +124,8 @@ class KernelMap:
     kernels: np.ndarray  # rows x cols x K x K float64: the map (the cells' kernels, or the global one if uniform)
     grid: Grid
     local: np.ndarray  # rows x cols x K x K: each cell's own kernel
-    spread: float  # RMS log-covariance distance of the cells' kernels from their mean
+    readable: np.ndarray  # rows x cols bool: cells with content enough to read (``FLAT``)
+    spread: float  # RMS log-covariance distance of the readable cells' kernels from their mean
     variation: float  # the spread beyond what a uniform blur shows (``NOISE_FLOOR``); 0: none
 
     @property
@@ -131,32 +137,39 @@ class KernelMap:
 
 
 def cell_kernels(image: np.ndarray, grid: Grid, size: int, views: int = 8, weights: Path | None = None,
-                 device: torch.device | str = "cpu") -> np.ndarray:
-    """rows x cols x size x size: the prior's kernel of each cell of ``grid`` over ``image`` (``cell_weights``)."""
+                 device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """(rows x cols x size x size: the prior's kernel of each cell of ``grid`` over ``image`` (``cell_weights``);
+    rows x cols: each cell's content, log10 of its spectrum's power below a quarter of the sampling rate)."""
     powers, cy, cx = tile_powers(image)
     logs = torch.log(powers.reshape(len(powers), -1) + 1e-12)
     means = torch.exp(torch.from_numpy(cell_weights(grid, cy, cx)).float() @ logs)  # geometric mean of the tiles
-    spectra = np.stack([[log_pooled(view_power(mean, t)) for t in range(views)]
-                        for mean in means.double().reshape(-1, TILE, TILE)])
+    means = means.double().reshape(-1, TILE, TILE)
+    spectra = np.stack([[log_pooled(view_power(mean, t)) for t in range(views)] for mean in means])
     kernels = predict_regions(spectra, weights, device)
-    return np.stack([normalise(fit_size(k, size)) for k in kernels]).reshape(grid.rows, grid.cols, size, size)
+    low = slice(TILE // 4, 3 * TILE // 4)  # the centred spectrum's frequencies under a quarter of the sampling rate
+    content = torch.log10(means[:, low, low].sum(dim=(1, 2)) + 1e-12).numpy().reshape(grid.rows, grid.cols)
+    return np.stack([normalise(fit_size(k, size)) for k in kernels]).reshape(grid.rows, grid.cols, size, size), content
 
 
 def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSettings = MapSettings(),
                  views: int = 8, weights: Path | None = None, device: torch.device | str = "cpu") -> KernelMap:
     """The kernel map of ``image`` (HxWx3 in [0, 1], LR) given its ``global_kernel`` (the estimator's K x K x2
-    kernel for the whole photo; the map's kernels share its size): the cells' own kernels where the blur varies,
-    the global kernel in every cell where it does not. ``weights``: the prior's (None: the shipped ones)."""
+    kernel for the whole photo; the map's kernels share its size): where the blur varies, the cells' own kernels
+    (the global kernel in cells too flat to read); where it does not, the global kernel in every cell.
+    ``weights``: the prior's (None: the shipped ones)."""
     h, w = image.shape[:2]
     rows, cols = (settings.rows, settings.cols) if settings.rows and settings.cols else auto_grid(h, w)
     grid = Grid(rows, cols, h, w)
     size = global_kernel.shape[0]
-    local = cell_kernels(image, grid, size, views, weights, device)
-    described = np.stack([log_covariance(k) for k in local.reshape(-1, size, size)])
-    spread = float(np.sqrt(((described - described.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    local, content = cell_kernels(image, grid, size, views, weights, device)
+    readable = content >= np.quantile(content, 0.75) - FLAT
+    described = np.stack([log_covariance(k) for k in local[readable]])
+    spread = float(np.sqrt(((described - described.mean(axis=0)) ** 2).sum(axis=1).mean())) if len(described) > 1 else 0.0
     variation = float(np.sqrt(max(spread ** 2 - NOISE_FLOOR ** 2, 0.0)))
-    kernels = local if variation >= VARIES else np.broadcast_to(global_kernel, local.shape).copy()
-    return KernelMap(kernels, grid, local, spread, variation)
+    kernels = np.broadcast_to(global_kernel, local.shape).copy()
+    if variation >= VARIES:
+        kernels[readable] = local[readable]
+    return KernelMap(kernels, grid, local, readable, spread, variation)
 
 
 def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: EstimatorConfig,
@@ -167,5 +180,5 @@ def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: Estimator
     rows, cols = (settings.rows, settings.cols) if settings.rows and settings.cols else auto_grid(h, w)
     if kernel_x2.min() < 0:
         uniform = np.broadcast_to(kernel_x2, (rows, cols) + kernel_x2.shape).copy()
-        return KernelMap(uniform, Grid(rows, cols, h, w), uniform, 0.0, 0.0)
+        return KernelMap(uniform, Grid(rows, cols, h, w), uniform, np.ones((rows, cols), bool), 0.0, 0.0)
     return estimate_map(image, kernel_x2, MapSettings(rows, cols), weights=prior_weight_paths(config)[0], device=device)

@@ -164,13 +164,14 @@ def predict_regions(spectra: np.ndarray, weights: Path | None = None, device: to
                     ) -> np.ndarray:
     """The prior's x2 kernel for each of n regions from its views' log spectra (``spectra``: n x views x BINS x
     BINS, view t as in ``predict_spectra``), in one pass of the network: n x K x K float64, each the mean of its
-    views' kernels turned back and centred."""
+    views' kernels turned back, then centred (once per region: the views' centres differ by a fraction of a
+    pixel)."""
     n, views = spectra.shape[:2]
     batch = torch.from_numpy(np.ascontiguousarray(spectra, dtype=np.float32).reshape(n * views, 1, *spectra.shape[2:]))
     with torch.no_grad():
         kernels = load_network(weights, device)(batch.to(device)).double().cpu().numpy()
-    turned = [centre_kernel(_undo_dihedral(k, i % views), 2) for i, k in enumerate(kernels)]
-    return np.stack([normalise(np.mean(turned[r * views:(r + 1) * views], axis=0)) for r in range(n)])
+    turned = np.stack([_undo_dihedral(k, i % views) for i, k in enumerate(kernels)]).reshape(n, views, *kernels.shape[1:])
+    return np.stack([centre_kernel(k, 2) for k in turned.mean(axis=1)])
 
 
 def view_size_spread(kernels: np.ndarray) -> float:

@@ -6,8 +6,8 @@ the geometric mean of the spectra of the tiles that lie inside the cell (at leas
 Both choices keep the evidence local: blur changes across the photo, and a spectrum pooled over a wider window,
 or an arithmetic mean of spectra, is dominated by the window's sharpest part (measured on the tuning photos:
 windows reaching 48 px beyond the cell lose 1.5 dB of re-degradation PSNR; the arithmetic mean 0.4 dB;
-averaging neighbouring cells' kernels, tried too, lost 1 dB). The prior reads each cell's spectrum in its 8
-rotations/flips, as it reads the whole photo's, all cells in one pass of the network.
+averaging neighbouring cells' kernels, tried too, lost 1 dB). The prior reads each cell's spectrum in its 4
+rotations (``MAP_VIEWS``; the whole photo's in 8 rotations/flips), all cells in one pass of the network.
 
 A cell too flat to read (sky, a wall: its content ``FLAT`` decades under the photo's upper quartile) reads as
 sharp whatever its blur, since 8-bit rounding whitens its spectrum; such cells take the global kernel and are
@@ -41,6 +41,7 @@ from .spectrum import CHUNK, MAX_TILES, TILE, gray, log_pooled, tile_window, vie
 CELL = 96  # LR pixels per cell side (at most) of the automatic grid
 MAX_CELLS = 10  # at most this many cells per side
 MAP_STRIDE = 16  # tile step (LR px) of the map's tile grid
+MAP_VIEWS = 4  # the cell spectra's rotations the prior reads (8 with the flips: 0.1 dB better, twice the time)
 MIN_REACH = 8.0  # px: a cell reads the tiles centred at most this far from its centre even when smaller than a tile
 # Calibrated on the tuning photos (benchmarks/kernel_map.py --set tuning-large, 8 photos x 2 seeds): the readable
 # cells of a uniform blur spread by 0.1-0.53 (15 of 16 under 0.46), a varying blur's by 0.3-1.5 (85% over 0.46).
@@ -136,7 +137,7 @@ class KernelMap:
         return "varies" if self.varies else "uniform"
 
 
-def cell_kernels(image: np.ndarray, grid: Grid, size: int, views: int = 8, weights: Path | None = None,
+def cell_kernels(image: np.ndarray, grid: Grid, size: int, views: int = MAP_VIEWS, weights: Path | None = None,
                  device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """(rows x cols x size x size: the prior's kernel of each cell of ``grid`` over ``image`` (``cell_weights``);
     rows x cols: each cell's content, log10 of its spectrum's power below a quarter of the sampling rate)."""
@@ -152,7 +153,7 @@ def cell_kernels(image: np.ndarray, grid: Grid, size: int, views: int = 8, weigh
 
 
 def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSettings = MapSettings(),
-                 views: int = 8, weights: Path | None = None, device: torch.device | str = "cpu") -> KernelMap:
+                 views: int = MAP_VIEWS, weights: Path | None = None, device: torch.device | str = "cpu") -> KernelMap:
     """The kernel map of ``image`` (HxWx3 in [0, 1], LR) given its ``global_kernel`` (the estimator's K x K x2
     kernel for the whole photo; the map's kernels share its size): where the blur varies, the cells' own kernels
     (the global kernel in cells too flat to read); where it does not, the global kernel in every cell.

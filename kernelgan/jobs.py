@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -183,12 +182,8 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
                     kernel_map: MapSettings | None) -> dict:
     seconds = result.seconds  # this image's share of the time its batch took
     degradation = measure(img, path)
-    kmap = None
-    if kernel_map is not None:
-        started = time.perf_counter()
-        kmap = map_for_estimate(img, result.kernel_x2, config, kernel_map, device)
-        map_seconds = time.perf_counter() - started
-        seconds += map_seconds
+    kmap = None if kernel_map is None else map_for_estimate(img, result.kernel_x2, config, kernel_map, device)
+    seconds += 0.0 if kmap is None else kmap.seconds
     old_files = retire_set(output, stem)  # the old set (if any) is absent from here until the new record
     kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
     record = {
@@ -201,7 +196,7 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
         "files": [p.name for p in outputs],
     }
     if kmap is not None:  # the map before the upscale that reads it and the record that commits the set
-        record["kernel_map"] = _write_map(output, stem, scale, img, kmap, round(map_seconds, 3))
+        record["kernel_map"] = _write_map(output, stem, scale, img, kmap)
     if sr_backend != "none":  # the upscale first: the record, written last, commits the whole set
         sr_event = upscale_file(path, None, output=output, scale=scale, backend=sr_backend, force=True,
                                 options={"seed": seed, "device": device, **({"real": True} if real else {})},
@@ -223,14 +218,14 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
                                                        "grid": [kmap.grid.rows, kmap.grid.cols]}})}
 
 
-def _write_map(output: Path, stem: str, scale: int, img: np.ndarray, kmap: KernelMap, seconds: float) -> dict:
+def _write_map(output: Path, stem: str, scale: int, img: np.ndarray, kmap: KernelMap) -> dict:
     """Write the map (x2, and x4 at scale 4) and its picture; returns the record's ``kernel_map`` entry."""
     maps = {2: kmap.kernels} | ({4: x4_map(kmap.kernels)} if scale == 4 else {})
     for s, m in maps.items():
         save_kernel_map(kernel_map_path(output, stem, s), m)
     write_image(map_picture_path(output, stem), map_picture(img, kmap.kernels).astype(np.float32) / 255)
     return {**kmap.grid.to_dict(), "grid": [kmap.grid.rows, kmap.grid.cols], "verdict": kmap.verdict(),
-            "variation": round(kmap.variation, 4), "spread": round(kmap.spread, 4), "seconds": seconds,
+            "variation": round(kmap.variation, 4), "spread": round(kmap.spread, 4), "seconds": round(kmap.seconds, 3),
             "files": {f"x{s}": kernel_map_path(output, stem, s).name for s in maps},
             "picture": map_picture_path(output, stem).name}
 

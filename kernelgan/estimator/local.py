@@ -22,6 +22,7 @@ map read from regions is noisier than the whole photo's kernel, so it is used on
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +129,7 @@ class KernelMap:
     readable: np.ndarray  # rows x cols bool: cells with content enough to read (``FLAT``)
     spread: float  # RMS log-covariance distance of the readable cells' kernels from their mean
     variation: float  # the spread beyond what a uniform blur shows (``NOISE_FLOOR``); 0: none
+    seconds: float = 0.0  # what making the map took (``map_for_estimate``)
 
     @property
     def varies(self) -> bool:
@@ -175,11 +177,16 @@ def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSett
 
 def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: EstimatorConfig,
                      settings: MapSettings = MapSettings(), device: torch.device | str = "cpu") -> KernelMap:
-    """``estimate_map`` around an estimate's x2 kernel, read with the prior weights of ``config``. A kernel with
-    negative lobes (software downscaling detected) is a resampler's, the same everywhere: its map is uniform."""
+    """``estimate_map`` around an estimate's x2 kernel, read with the prior weights of ``config``, timed. A kernel
+    with negative lobes (software downscaling detected) is a resampler's, the same everywhere: its map is uniform."""
+    started = time.perf_counter()
     h, w = image.shape[:2]
     rows, cols = (settings.rows, settings.cols) if settings.rows and settings.cols else auto_grid(h, w)
     if kernel_x2.min() < 0:
         uniform = np.broadcast_to(kernel_x2, (rows, cols) + kernel_x2.shape).copy()
-        return KernelMap(uniform, Grid(rows, cols, h, w), uniform, np.ones((rows, cols), bool), 0.0, 0.0)
-    return estimate_map(image, kernel_x2, MapSettings(rows, cols), weights=prior_weight_paths(config)[0], device=device)
+        kmap = KernelMap(uniform, Grid(rows, cols, h, w), uniform, np.ones((rows, cols), bool), 0.0, 0.0)
+    else:
+        kmap = estimate_map(image, kernel_x2, MapSettings(rows, cols), weights=prior_weight_paths(config)[0],
+                            device=device)
+    kmap.seconds = time.perf_counter() - started
+    return kmap

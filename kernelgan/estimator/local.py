@@ -58,6 +58,11 @@ class MapSettings:
     rows: int = 0
     cols: int = 0
 
+    def grid(self, height: int, width: int) -> Grid:
+        """The grid over an LR photo of ``height x width`` px: the one given, else ``auto_grid``'s."""
+        rows, cols = (self.rows, self.cols) if self.rows and self.cols else auto_grid(height, width)
+        return Grid(rows, cols, height, width)
+
 
 def auto_grid(height: int, width: int) -> tuple[int, int]:
     """Cells of at most ``CELL`` px a side (at least 1, at most ``MAX_CELLS`` a side)."""
@@ -160,9 +165,7 @@ def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSett
     kernel for the whole photo; the map's kernels share its size): where the blur varies, the cells' own kernels
     (the global kernel in cells too flat to read); where it does not, the global kernel in every cell.
     ``weights``: the prior's (None: the shipped ones)."""
-    h, w = image.shape[:2]
-    rows, cols = (settings.rows, settings.cols) if settings.rows and settings.cols else auto_grid(h, w)
-    grid = Grid(rows, cols, h, w)
+    grid = settings.grid(*image.shape[:2])
     size = global_kernel.shape[0]
     local, content = cell_kernels(image, grid, size, views, weights, device)
     readable = content >= np.quantile(content, 0.75) - FLAT
@@ -180,13 +183,11 @@ def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: Estimator
     """``estimate_map`` around an estimate's x2 kernel, read with the prior weights of ``config``, timed. A kernel
     with negative lobes (software downscaling detected) is a resampler's, the same everywhere: its map is uniform."""
     started = time.perf_counter()
-    h, w = image.shape[:2]
-    rows, cols = (settings.rows, settings.cols) if settings.rows and settings.cols else auto_grid(h, w)
+    grid = settings.grid(*image.shape[:2])
     if kernel_x2.min() < 0:
-        uniform = np.broadcast_to(kernel_x2, (rows, cols) + kernel_x2.shape).copy()
-        kmap = KernelMap(uniform, Grid(rows, cols, h, w), uniform, np.ones((rows, cols), bool), 0.0, 0.0)
+        uniform = np.broadcast_to(kernel_x2, (grid.rows, grid.cols) + kernel_x2.shape).copy()
+        kmap = KernelMap(uniform, grid, uniform, np.ones((grid.rows, grid.cols), bool), 0.0, 0.0)
     else:
-        kmap = estimate_map(image, kernel_x2, MapSettings(rows, cols), weights=prior_weight_paths(config)[0],
-                            device=device)
+        kmap = estimate_map(image, kernel_x2, settings, weights=prior_weight_paths(config)[0], device=device)
     kmap.seconds = time.perf_counter() - started
     return kmap

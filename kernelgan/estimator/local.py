@@ -5,8 +5,8 @@ Every 64 px tile's power spectrum is computed once (``tile_powers``, a tile ever
 the geometric mean of the spectra of the tiles that lie inside the cell (at least those nearest its centre).
 Both choices keep the evidence local: blur changes across the photo, and a spectrum pooled over a wider window,
 or an arithmetic mean of spectra, is dominated by the window's sharpest part (measured on the tuning photos:
-windows reaching 48 px beyond the cell lose 1.5 dB of re-degradation PSNR; the arithmetic mean 0.4 dB;
-averaging neighbouring cells' kernels, tried too, lost 1 dB). The prior reads each cell's spectrum in its 4
+tiles reaching 48 px from a small cell's centre instead of 8 lose 1.7 dB of re-degradation PSNR; the arithmetic
+mean 0.45 dB; averaging neighbouring cells' kernels, tried too, lost 1 dB). The prior reads each cell's spectrum in its 4
 rotations (``MAP_VIEWS``; the whole photo's in 8 rotations/flips), all cells in one pass of the network.
 
 A cell too flat to read (sky, a wall: its content ``FLAT`` decades under the photo's upper quartile) reads as

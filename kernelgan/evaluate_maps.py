@@ -69,7 +69,8 @@ def score_map(stem: str, estimate: np.ndarray, single: np.ndarray, truth: np.nda
     reference = None if hr is None else np.clip(degrade_with_map(hr, truth, scale), 0, 1)
     for row, kmap in maps.items():
         scores.cell_psnr[row] = cell_psnr(kmap, truth, cells, scale)
-        if hr is not None and reference is not None:
+        if hr is not None:
+            assert reference is not None
             scores.redeg_psnr[row] = psnr_y(np.clip(degrade_with_map(hr, kmap, scale), 0, 1), reference, shave=scale)
             if lr is not None and sr is not None:
                 out = sr(lr, kmap if kmap.shape[:2] != (1, 1) else kmap[0, 0])
@@ -99,6 +100,20 @@ class MapReport:
                 "failed": self.failed}
 
 
+def _lr_shape(est_dir: Path, gt_dir: Path, stem: str, scale: int, lr: np.ndarray | None,
+              hr: np.ndarray | None) -> tuple[int, int]:
+    """(height, width) of the LR photo the map was estimated from: its record or manifest, else the LR image,
+    else the HR image / ``scale``; KernelganError when none is given."""
+    known = lr_size(est_dir, gt_dir, stem)
+    if known is not None:
+        return known[1], known[0]
+    if lr is not None:
+        return lr.shape[0], lr.shape[1]
+    if hr is not None:
+        return hr.shape[0] // scale, hr.shape[1] // scale
+    raise KernelganError(f"{stem}: the LR size is unknown (no record, manifest, --lr or --hr)")
+
+
 def evaluate_maps(est_dir: Path, gt_dir: Path, scale: int, fixed: np.ndarray, hr_dir: Path | None = None,
                   lr_dir: Path | None = None, sr: SRFn | None = None,
                   progress: Callable[[], None] | None = None) -> MapReport:
@@ -115,13 +130,8 @@ def evaluate_maps(est_dir: Path, gt_dir: Path, scale: int, fixed: np.ndarray, hr
             hr_path, lr_path = image_for(hr_dir, stem, scale), image_for(lr_dir, stem, scale)
             hr = crop_to_multiple(read_image(hr_path), scale) if hr_path is not None else None
             lr = read_image(lr_path) if lr_path is not None else None
-            known = lr_size(est_dir, gt_dir, stem)
-            lr_shape = ((known[1], known[0]) if known is not None else lr.shape[:2] if lr is not None
-                        else (hr.shape[0] // scale, hr.shape[1] // scale) if hr is not None else None)
-            if lr_shape is None:
-                raise KernelganError(f"{estimates[stem]}: the LR size is unknown (no record, manifest, --lr or --hr)")
             report.images.append(score_map(stem, estimate, load_kernel(single_path), truth, fixed, scale,
-                                           (int(lr_shape[0]), int(lr_shape[1])), hr, lr, sr))
+                                           _lr_shape(est_dir, gt_dir, stem, scale, lr, hr), hr, lr, sr))
         except (KernelganError, OSError) as exc:
             report.failed[stem] = str(exc)
         if progress is not None:

@@ -28,7 +28,8 @@ class KernelGAN:
     def weight_files(self) -> list[Path]:
         if self.config.early_prior != "learned":
             return []
-        return [p for p in prior_weight_paths(self.config) if p is not None]
+        networks, detector = prior_weight_paths(self.config)
+        return [*networks, *([] if detector is None else [detector])]
 
     def estimate(self, images: list[np.ndarray], scale: int, seed: int, device: torch.device,
                  progress: ProgressFn | None) -> list[EstimateResult | KernelganError]:

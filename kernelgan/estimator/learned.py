@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +17,17 @@ from ..kernel_shape import kernel_shape
 from ..kernels import fit_size, normalise
 from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
-from .confidence import confidence_file_for, confidence_network_for, predict_confidence
+from .confidence import Confidence, confidence_file_for, confidence_network_for, predict_confidence
 from .config import EstimatorConfig
-from .prior import predict_spectra, shipped_weights_path, view_size_spread
+from .prior import PriorPrediction, predict_spectra, shipped_weights_path, view_size_spread
 from .spectrum import view_spectra
 
 LOW_CONFIDENCE_SIZE_ERROR = 0.4  # predicted RMS log size error (about 50% in size) above which an estimate is flagged
 
 
 def _weights_path(setting: str, shipped: str) -> Path | None:
-    """A weights setting of ``EstimatorConfig``: "" none, "shipped" the shipped file ``shipped``, "shipped:NAME" the
-    shipped file NAME, anything else a path."""
+    """One weights setting: "" none, "shipped" the shipped file ``shipped``, "shipped:NAME" the shipped file NAME,
+    anything else a path."""
     if not setting:
         return None
     if setting == "shipped" or setting.startswith("shipped:"):
@@ -34,38 +35,69 @@ def _weights_path(setting: str, shipped: str) -> Path | None:
     return Path(setting)
 
 
-def prior_weight_paths(config: EstimatorConfig) -> tuple[Path, Path | None]:
-    """The files the learned prior reads for ``config``: its kernel network ("" -> the shipped default) and its
-    software detector (None: none)."""
-    return (_weights_path(config.prior_weights, "prior") or shipped_weights_path("prior"),
-            _weights_path(config.software_detector, "software"))
+def prior_weight_paths(config: EstimatorConfig) -> tuple[list[Path], Path | None]:
+    """The files the learned prior reads for ``config``: its kernel networks (``prior_weights``, comma-separated:
+    a panel; "" -> the shipped default) and its software detector (None: none)."""
+    settings = [s.strip() for s in config.prior_weights.split(",")] if config.prior_weights else [""]
+    networks = [_weights_path(s, "prior") or shipped_weights_path("prior") for s in settings]
+    return networks, _weights_path(config.software_detector, "software")
+
+
+@dataclass
+class _Judged:
+    """One network's kernel for a photo and, where that network has a confidence network, its predicted error."""
+
+    kernel: np.ndarray  # K x K, non-negative, sums to 1
+    confidence: Confidence | None
+
+
+def _judge(prediction: PriorPrediction, network: Path, config: EstimatorConfig,
+           device: torch.device | str) -> _Judged:
+    kernel = normalise(fit_size(prediction.kernel(1.0), config.kernel_size))  # the network's own kernel
+    judge = confidence_network_for(network, device)
+    confidence = None if judge is None else predict_confidence(judge, prediction.spectra, prediction.view_kernels)
+    return _Judged(kernel, confidence)
 
 
 def learned_kernel(image: np.ndarray, config: EstimatorConfig,
                    device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, float]]:
-    """The prior's KxK kernel for ``image`` (HxWx3 in [0, 1]; MATLAB's bicubic kernel when the software detector
-    is sure enough) and what is known of its quality: how much the views disagree, the detector's probability and,
-    where a confidence network was trained for these prior weights (``confidence``), the predicted size error
-    (RMS of log size; its bias), a 90% interval of the true size (px²), the predicted re-degradation PSNR and
-    ``low_confidence`` (1.0 when the predicted size error exceeds ``LOW_CONFIDENCE_SIZE_ERROR``)."""
+    """The prior's KxK kernel for ``image`` (HxWx3 in [0, 1]) and what is known of its quality.
+
+    MATLAB's bicubic kernel when the software detector is sure enough. Otherwise the kernel network's; with a
+    panel of networks (``prior_weights`` "A,B,C", each with its confidence network) the kernel of the member whose
+    confidence predicts the smallest size error (``prior_member``: its index in the panel). Quality: how much the
+    views disagree, the detector's probability and, where a confidence network judges the kernel, the predicted
+    size error (RMS of log size; its bias), a 90% interval of the true size (px²), the predicted re-degradation
+    PSNR and ``low_confidence`` (1.0 when the predicted size error exceeds ``LOW_CONFIDENCE_SIZE_ERROR``)."""
     if config.prior_views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {config.prior_views}")
-    network, detector = prior_weight_paths(config)
-    prediction = predict_spectra(view_spectra(image, config.prior_views, device), network, device, detector)
-    quality: dict[str, float] = {"view_size_spread": view_size_spread(prediction.kernels)}
-    software = False
-    if prediction.software_probability is not None:
-        quality["software_downscaling_probability"] = prediction.software_probability
-        software = prediction.software_probability > config.software_threshold
-    kernel = normalise(fit_size(prediction.kernel(config.software_threshold), config.kernel_size))
-    judge = None if software else confidence_network_for(network, device)
-    if judge is not None:  # the confidence judges the prior's own kernel, not MATLAB's
-        confidence = predict_confidence(judge, prediction.spectra, prediction.view_kernels)
-        low, high = confidence.size_interval(kernel_shape(kernel).size)
+    networks, detector = prior_weight_paths(config)
+    spectra = view_spectra(image, config.prior_views, device)
+    first = predict_spectra(spectra, networks[0], device, detector)
+    quality: dict[str, float] = {}
+    if first.software_probability is not None:
+        quality["software_downscaling_probability"] = first.software_probability
+        if first.software_probability > config.software_threshold:
+            quality["view_size_spread"] = view_size_spread(first.kernels)
+            return normalise(fit_size(first.kernel(config.software_threshold), config.kernel_size)), quality
+    predictions = [first, *(predict_spectra(spectra, n, device) for n in networks[1:])]
+    judged = [_judge(p, n, config, device) for p, n in zip(predictions, networks, strict=True)]
+    if len(judged) > 1 and any(j.confidence is None for j in judged):
+        lacking = [str(n) for n, j in zip(networks, judged, strict=True) if j.confidence is None]
+        raise InputError(f"a panel of prior networks needs a confidence network for each; none for {', '.join(lacking)}")
+    errors = [0.0 if j.confidence is None else j.confidence.size_error for j in judged]
+    member = int(np.argmin(errors))
+    chosen = judged[member]
+    quality["view_size_spread"] = view_size_spread(predictions[member].kernels)
+    if len(judged) > 1:
+        quality["prior_member"] = float(member)
+    if chosen.confidence is not None:
+        confidence = chosen.confidence
+        low, high = confidence.size_interval(kernel_shape(chosen.kernel).size)
         quality.update(predicted_size_error=confidence.size_error, size_error_bias=confidence.size_error_mean,
                        true_size_low=low, true_size_high=high, predicted_redeg_psnr=confidence.redeg_psnr,
                        low_confidence=float(confidence.size_error > LOW_CONFIDENCE_SIZE_ERROR))
-    return kernel, quality
+    return chosen.kernel, quality
 
 
 class LearnedPrior:
@@ -75,9 +107,9 @@ class LearnedPrior:
         self.config = config
 
     def weight_files(self) -> list[Path]:
-        network, detector = prior_weight_paths(self.config)
-        confidence = confidence_file_for(network) if network.is_file() else None
-        return [p for p in (network, detector, confidence) if p is not None]
+        networks, detector = prior_weight_paths(self.config)
+        confidences = [confidence_file_for(n) if n.is_file() else None for n in networks]
+        return [p for p in (*networks, detector, *confidences) if p is not None]
 
     def estimate(self, images: list[np.ndarray], scale: int, seed: int, device: torch.device,
                  progress: ProgressFn | None) -> list[EstimateResult | KernelganError]:

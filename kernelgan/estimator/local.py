@@ -189,6 +189,7 @@ def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: Estimator
         uniform = np.broadcast_to(kernel_x2, (grid.rows, grid.cols) + kernel_x2.shape).copy()
         kmap = KernelMap(uniform, grid, uniform, np.ones((grid.rows, grid.cols), bool), 0.0, 0.0)
     else:
-        kmap = estimate_map(image, kernel_x2, settings, weights=prior_weight_paths(config)[0], device=device)
+        kmap = estimate_map(image, kernel_x2, settings, weights=prior_weight_paths(config)[0][0],
+                            device=device)
     kmap.seconds = time.perf_counter() - started
     return kmap

@@ -39,10 +39,17 @@ def available_estimators() -> dict[str, EstimatorSpec]:
 
 
 DEFAULT = "prior"
+PANEL = "shipped:prior,shipped:prior_sharp,shipped:prior_camera"  # the default's members, in this order
 
 register(EstimatorSpec(
-    "prior", "learned kernel prior: a small network reads the image's mean local power spectrum and predicts its "
-    "kernel, averaged over the image's 8 rotations/flips (trained on BSD100/Set14 over five kernel families)",
+    "prior-panel", "learned kernel prior, a panel of three networks (prior, prior-sharp, prior-camera) reading the "
+    "same spectra: the kernel of the one whose confidence network predicts the smallest size error",
+    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
+                    software_detector="shipped", prior_weights=PANEL)))
+register(EstimatorSpec(
+    "prior", "learned kernel prior, one network: it reads the image's mean local power spectrum and predicts its "
+    "kernel, averaged over the image's 8 rotations/flips (trained on BSD100/Set14 photos of every sharpness over "
+    "five kernel families; the default until 2026-12-02)",
     EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
                     software_detector="shipped")))
 register(EstimatorSpec(

@@ -3,10 +3,12 @@
 
     python benchmarks/kernel_map.py --set suite --crop 1024 --seeds 0,1
     python benchmarks/kernel_map.py --set tuning-large --crop 720 --seeds 0,1
+    python benchmarks/kernel_map.py --set suite --crop 1024 --seeds 0,1 --modes uniform-camera,camera --sr   (out of family)
 
 Each photo's central ``--crop`` (HR px) is blurred x2 by a random kernel map of each mode of
-``presets.varying`` (``sides``, ``rows``, ``rowscols``, ``orientation``, ``blocks``) and, for the cost on
-uniform blur, by one DIV2KRK-family kernel (``uniform``); rounded to 8 bits. Rows (re-degradation Y-PSNR of
+``presets.varying`` (``sides``, ``rows``, ``rowscols``, ``orientation``, ``blocks``; out of family: ``camera``,
+a camera-family kernel per block) and, for the cost on uniform blur, by one DIV2KRK-family kernel (``uniform``;
+``uniform-camera``: one camera-family kernel); rounded to 8 bits. Rows (re-degradation Y-PSNR of
 the HR blurred with each map or kernel against the LR made with the true map, 2 px shaved):
 - map: ``kernelgan estimate --kernel-map`` (default grid);
 - local: the map's cells' own kernels (what the map is where its verdict is "varies");
@@ -36,10 +38,10 @@ from suite import DATA, central_crop, photos  # noqa: E402
 from kernelgan.estimator import estimate_kernel  # noqa: E402
 from kernelgan.estimator.local import MapSettings, estimate_map  # noqa: E402
 from kernelgan.evaluate_maps import cell_psnr  # noqa: E402
-from kernelgan.families import fixed_kernel  # noqa: E402
+from kernelgan.families import CAMERA, fixed_kernel, sample_kernel  # noqa: E402
 from kernelgan.io import read_image  # noqa: E402
 from kernelgan.kernel_map import degrade_with_map, uniform_map  # noqa: E402
-from kernelgan.kernels import bicubic_kernel, random_kernel  # noqa: E402
+from kernelgan.kernels import bicubic_kernel, fit_size, random_kernel  # noqa: E402
 from kernelgan.metrics import psnr_y  # noqa: E402
 from kernelgan.presets.varying import MODES, random_map  # noqa: E402
 from kernelgan.sr.srmd import SRMDWeights, shipped_weights, super_resolve  # noqa: E402
@@ -71,7 +73,12 @@ def large_tuning_photos() -> list[Path]:
 def run_case(path: Path, mode: str, seed: int, crop: int, settings: MapSettings, with_sr: bool) -> dict:
     hr = central_crop(read_image(path), crop).astype(np.float64)
     rng = image_rng(seed, f"{path.stem}:{mode}")
-    truth = uniform_map(random_kernel(rng, 2), 1, 1) if mode == "uniform" else random_map(rng, mode)[0]
+    if mode == "uniform":
+        truth = uniform_map(random_kernel(rng, 2), 1, 1)
+    elif mode == "uniform-camera":  # one camera kernel for the whole photo: the cost of a map on such photos
+        truth = uniform_map(fit_size(sample_kernel(list(CAMERA)[rng.integers(len(CAMERA))], rng), 11), 1, 1)
+    else:
+        truth = random_map(rng, mode)[0]
     lr_exact = degrade_with_map(hr, truth, 2)
     lr = (np.round(np.clip(lr_exact, 0, 1) * 255) / 255).astype(np.float32)
     start = time.perf_counter()
@@ -130,7 +137,7 @@ def main() -> None:
           " | map cell kPSNR | global cell kPSNR | 'varies' | variation | global s | map s |")
     print("|---" * (2 + len(ROWS) + len(SR_ROWS) * (len(metrics) - 1) + 6) + "|")
     for mode in [*modes, "varying (all modes)"]:
-        group = [c for c in cases if c["mode"] == mode or (mode.startswith("varying") and c["mode"] != "uniform")]
+        group = [c for c in cases if c["mode"] == mode or (mode.startswith("varying") and c["mode"] in MODES)]
         if not group:
             continue
         def mean(key: str, group: list[dict] = group) -> float:

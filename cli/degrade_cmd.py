@@ -15,7 +15,7 @@ from kernelgan.noise_patches import load_patch_files
 from kernelgan.outputs import check_writable, output_stems
 from kernelgan.pools import load_pool
 from kernelgan.presets import PRESETS
-from kernelgan.presets.varying import MODES
+from kernelgan.presets.varying import EXTRA_MODES, MODES
 from kernelgan.resamplers import RESAMPLERS, resampler_kernel
 from kernelgan.synth import check_scale
 
@@ -38,7 +38,7 @@ def degrade(
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed and image name give the same result."),
     preset: str = typer.Option("classical", "--preset", "-p",
                                help="classical (one known kernel), varying (blur that changes across the picture: a known kernel map), bsrgan or realesrgan (no single true kernel)."),
-    map_mode: Optional[str] = typer.Option(None, "--map-mode", help=f"varying: how the blur changes ({', '.join(MODES)}; default: drawn per photo)."),
+    map_mode: Optional[str] = typer.Option(None, "--map-mode", help=f"varying: how the blur changes ({', '.join(MODES)}, drawn per photo by default; or {', '.join(EXTRA_MODES)}: camera kernels per block)."),
     noise: float = typer.Option(0.0, "--noise", min=0.0, help="classical: Gaussian noise sigma on the 8-bit scale."),
     jpeg: Optional[int] = typer.Option(None, "--jpeg", min=1, max=100, help="classical: JPEG quality applied last."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
@@ -61,8 +61,8 @@ def degrade(
     check_scale(scale)
     if preset not in PRESETS:
         fail(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    if map_mode is not None and (preset != "varying" or map_mode not in MODES):
-        fail(f"--map-mode goes with --preset varying and is one of {', '.join(MODES)}")
+    if map_mode is not None and (preset != "varying" or map_mode not in MODES + EXTRA_MODES):
+        fail(f"--map-mode goes with --preset varying and is one of {', '.join(MODES + EXTRA_MODES)}")
     if preset != "classical" and (kernel != "random" or noise or jpeg is not None or resampler is not None
                                   or kernels is not None or noise_patches is not None):
         fail("--kernel, --kernels, --resampler, --noise, --noise-patches and --jpeg apply to the classical preset only")

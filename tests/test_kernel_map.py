@@ -172,3 +172,16 @@ def test_varying_data_round_trip_through_eval(tmp_path):
     summary = json.loads(scored.output)["maps"]["summary"]
     assert summary["map"]["redeg_psnr"] > summary["single"]["redeg_psnr"] + 3
     assert summary["true"]["redeg_psnr"] == 100.0
+
+
+def test_the_camera_mode_draws_a_valid_camera_kernel_per_block_and_is_never_drawn_unasked():
+    from kernelgan.kernel_shape import kernel_shape
+    from kernelgan.presets.varying import MODES, random_map
+
+    kmap, choice = random_map(np.random.default_rng(2), "camera")
+    assert kmap.shape == (3, 3, 11, 11) and choice["mode"] == "camera"
+    assert kmap.min() >= 0 and np.allclose(kmap.sum(axis=(2, 3)), 1.0)
+    sizes = [kernel_shape(k).size for k in kmap.reshape(9, 11, 11)]
+    assert max(sizes) > 1.5 * min(sizes)  # the blocks differ
+    drawn = {random_map(np.random.default_rng(seed))[1]["mode"] for seed in range(40)}
+    assert drawn == set(MODES)

@@ -55,7 +55,7 @@ def classical(hr: np.ndarray, scale: int, rng: np.random.Generator, kernel: np.n
 
 def apply_preset(name: str, hr: np.ndarray, scale: int, rng: np.random.Generator, **options) -> Degraded:
     """Degrade ``hr`` with preset ``name``; ``options`` (kernel, noise, jpeg_quality) apply to 'classical',
-    ``map_mode`` (``varying.MODES``, None: drawn) to 'varying'."""
+    ``map_mode`` (``varying.MODES`` or ``EXTRA_MODES``, None: drawn) to 'varying'."""
     if name == "classical":
         return classical(hr, scale, rng, **options)
     if name == "varying":

@@ -7,7 +7,9 @@ Modes (MANet's, Liang et al. 2021, plus a two-sided one), one drawn per photo un
 - ``rows``: size changing with the rows; ``rowscols``: with rows and columns together;
 - ``orientation``: one elongated kernel whose direction turns across the picture;
 - ``blocks``: a random DIV2KRK-family Gaussian per block of a 3x3 grid (no smooth change: the map's
-  interpolation between the blocks' centres).
+  interpolation between the blocks' centres);
+- ``camera`` (only when asked for, never drawn): as ``blocks``, with a kernel of a random camera family per block
+  (``families.CAMERA``: lens PSFs, camera shake, their combinations), for out-of-family maps.
 
 The true map is x2 kernels on a ``MAP_SIZE`` grid; at x4 each cell's kernel is its analytic x4 kernel (the x2
 kernel applied twice), applied in one step.
@@ -18,10 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..families import CAMERA, sample_kernel
 from ..kernel_map import degrade_with_map, x4_map
-from ..kernels import anisotropic_gaussian, wanted_centre
+from ..kernels import anisotropic_gaussian, fit_size, wanted_centre
 
-MODES = ("sides", "rows", "rowscols", "orientation", "blocks")
+MODES = ("sides", "rows", "rowscols", "orientation", "blocks")  # drawn when no mode is given
+EXTRA_MODES = ("camera",)  # only when asked for
 MAP_SIZE = 11  # the true x2 kernels' grid (the families' SIZE)
 STEPS = 5  # cells per side of the smooth modes' grids
 SHARP, WIDE = (0.3, 0.8), (3.0, 5.0)  # variance ranges (px²) of the sharp and the wide end
@@ -40,8 +44,8 @@ def _ramp(rng: np.random.Generator, n: int) -> np.ndarray:
 def random_map(rng: np.random.Generator, mode: str | None = None) -> tuple[np.ndarray, dict]:
     """A random x2 map (rows x cols x MAP_SIZE x MAP_SIZE) of ``mode`` (None: drawn) and its description."""
     mode = mode or MODES[rng.integers(len(MODES))]
-    if mode not in MODES:
-        raise InputError(f"unknown varying-blur mode {mode!r} (use {', '.join(MODES)})")
+    if mode not in MODES + EXTRA_MODES:
+        raise InputError(f"unknown varying-blur mode {mode!r} (use {', '.join(MODES + EXTRA_MODES)})")
     n = STEPS
     if mode == "sides":
         ramp = _ramp(rng, n)[:: 1 if rng.random() < 0.5 else -1]
@@ -59,6 +63,10 @@ def random_map(rng: np.random.Generator, mode: str | None = None) -> tuple[np.nd
         kmap = np.stack([[_gaussian(long, short, t) for t in turn]])
         if rng.random() < 0.5:
             kmap = kmap.transpose(1, 0, 2, 3)
+    elif mode == "camera":
+        families = list(CAMERA)
+        draws_k = [sample_kernel(families[rng.integers(len(families))], rng) for _ in range(9)]
+        kmap = np.stack([fit_size(k, MAP_SIZE) for k in draws_k]).reshape(3, 3, MAP_SIZE, MAP_SIZE)
     else:
         draws = [(rng.uniform(0.6, 5.0), rng.uniform(0.6, 5.0), rng.uniform(0, np.pi)) for _ in range(9)]
         kmap = np.stack([_gaussian(*d) for d in draws]).reshape(3, 3, MAP_SIZE, MAP_SIZE)

@@ -36,7 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite import DATA, central_crop, photos  # noqa: E402
 
 from kernelgan.estimator import estimate_kernel  # noqa: E402
+from kernelgan.estimator.config import EstimatorConfig  # noqa: E402
+from kernelgan.estimator.learned import prior_weight_paths  # noqa: E402
 from kernelgan.estimator.local import MapSettings, estimate_map  # noqa: E402
+from kernelgan.estimator.registry import DEFAULT, get_estimator  # noqa: E402
 from kernelgan.evaluate_maps import cell_psnr  # noqa: E402
 from kernelgan.families import CAMERA, fixed_kernel, sample_kernel  # noqa: E402
 from kernelgan.io import read_image  # noqa: E402
@@ -51,7 +54,7 @@ ROWS = ("map", "local", "split", "global", "fixed", "bicubic", "true")
 SR_ROWS = ("map", "split", "global", "fixed", "true")
 
 
-def naive_split(lr: np.ndarray, size: int) -> np.ndarray:
+def naive_split(lr: np.ndarray, size: int, config: EstimatorConfig) -> np.ndarray:
     """3x3 x K x K: the default estimate of each region of a 3x3 split, alone."""
     h, w = lr.shape[:2]
     cells = []
@@ -60,7 +63,7 @@ def naive_split(lr: np.ndarray, size: int) -> np.ndarray:
             top, bottom = i * h // 3, max((i + 1) * h // 3, i * h // 3 + 64)
             left, right = j * w // 3, max((j + 1) * w // 3, j * w // 3 + 64)
             region = lr[min(top, h - 64):bottom, min(left, w - 64):right]  # at least the prior's 64 px
-            cells.append(estimate_kernel(region, 2, device="cpu").kernel_x2)
+            cells.append(estimate_kernel(region, 2, config=config, device="cpu").kernel_x2)
     return np.stack(cells).reshape(3, 3, size, size)
 
 
@@ -70,7 +73,8 @@ def large_tuning_photos() -> list[Path]:
     return [p for p in sorted((DATA / "Set14").glob("*.png")) if min(read_image(p).shape[:2]) >= 480]
 
 
-def run_case(path: Path, mode: str, seed: int, crop: int, settings: MapSettings, with_sr: bool) -> dict:
+def run_case(path: Path, mode: str, seed: int, crop: int, settings: MapSettings, with_sr: bool,
+             config: EstimatorConfig) -> dict:
     hr = central_crop(read_image(path), crop).astype(np.float64)
     rng = image_rng(seed, f"{path.stem}:{mode}")
     if mode == "uniform":
@@ -82,13 +86,13 @@ def run_case(path: Path, mode: str, seed: int, crop: int, settings: MapSettings,
     lr_exact = degrade_with_map(hr, truth, 2)
     lr = (np.round(np.clip(lr_exact, 0, 1) * 255) / 255).astype(np.float32)
     start = time.perf_counter()
-    estimate = estimate_kernel(lr, 2, device="cpu")
+    estimate = estimate_kernel(lr, 2, config=config, device="cpu")
     global_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    kmap = estimate_map(lr, estimate.kernel_x2, settings)
+    kmap = estimate_map(lr, estimate.kernel_x2, settings, weights=prior_weight_paths(config)[0][0])
     map_seconds = time.perf_counter() - start
     size = estimate.kernel_x2.shape[0]
-    maps = {"map": kmap.kernels, "local": kmap.local, "split": naive_split(lr, size),
+    maps = {"map": kmap.kernels, "local": kmap.local, "split": naive_split(lr, size, config),
             "global": uniform_map(estimate.kernel_x2, 1, 1),
             "fixed": uniform_map(fixed_kernel("div2krk"), 1, 1), "bicubic": uniform_map(bicubic_kernel(2), 1, 1),
             "true": truth}
@@ -117,17 +121,20 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N photos only")
     parser.add_argument("--grid", default="", help="ROWSxCOLS (default: automatic)")
     parser.add_argument("--sr", action="store_true", help="also SRMD x2 with each map")
+    parser.add_argument("--estimator", default=DEFAULT, help="whose global estimate and (its first network) cells")
     args = parser.parse_args()
     rows_cols = tuple(int(v) for v in args.grid.split("x")) if args.grid else (0, 0)
     settings = MapSettings(rows_cols[0], rows_cols[1])
+    config = get_estimator(args.estimator).config
     paths = (large_tuning_photos() if args.set == "tuning-large" else photos(args.set, DATA))[: args.limit or None]
     modes = args.modes.split(",")
-    print(f"# {len(paths)} photos ({args.set}), crop {args.crop}, seeds {args.seeds}, settings {settings}")
+    print(f"# {len(paths)} photos ({args.set}), crop {args.crop}, seeds {args.seeds}, settings {settings}, "
+          f"estimator {args.estimator}")
     cases = []
     for seed in (int(s) for s in args.seeds.split(",")):
         for path in paths:
             for mode in modes:
-                case = run_case(path, mode, seed, args.crop, settings, args.sr)
+                case = run_case(path, mode, seed, args.crop, settings, args.sr, config)
                 cases.append(case)
                 print(f"{case['photo']:>12} {mode:>11} s{seed} " + " ".join(
                     f"{r}={case[f'{r}_redeg']:.2f}" for r in ROWS if r != "true") +

@@ -24,6 +24,7 @@ map, the split, the global estimate, the fixed kernel and the true map (the clas
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -98,6 +99,7 @@ def run_case(path: Path, mode: str, seed: int, crop: int, settings: MapSettings,
             "true": truth}
     reference = np.clip(lr_exact, 0, 1)
     case = {"photo": path.stem, "mode": mode, "seed": seed, "varies": kmap.varies, "variation": kmap.variation,
+            "spread": kmap.spread, "predicted_size_error": estimate.quality.get("predicted_size_error"),
             "global_s": global_seconds, "map_s": map_seconds,
             "map_cell_psnr": cell_psnr(kmap.kernels, truth, kmap.grid, 2),
             "global_cell_psnr": cell_psnr(maps["global"], truth, kmap.grid, 2)}
@@ -122,6 +124,7 @@ def main() -> None:
     parser.add_argument("--grid", default="", help="ROWSxCOLS (default: automatic)")
     parser.add_argument("--sr", action="store_true", help="also SRMD x2 with each map")
     parser.add_argument("--estimator", default=DEFAULT, help="whose global estimate and (its first network) cells")
+    parser.add_argument("--json", type=Path, default=None, help="write every case here")
     args = parser.parse_args()
     rows_cols = tuple(int(v) for v in args.grid.split("x")) if args.grid else (0, 0)
     settings = MapSettings(rows_cols[0], rows_cols[1])
@@ -139,6 +142,8 @@ def main() -> None:
                 print(f"{case['photo']:>12} {mode:>11} s{seed} " + " ".join(
                     f"{r}={case[f'{r}_redeg']:.2f}" for r in ROWS if r != "true") +
                     f" var={case['variation']:.3f} {case['global_s']:.2f}s {case['map_s']:.2f}s", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(cases, indent=1, default=float))
     metrics = ["redeg"] + (["sr"] if args.sr else [])
     print("\n| mode | n | " + " | ".join(f"{r} {m}" for m in metrics for r in (ROWS if m == "redeg" else SR_ROWS)) +
           " | map cell kPSNR | global cell kPSNR | 'varies' | variation | global s | map s |")

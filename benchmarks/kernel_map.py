@@ -42,12 +42,12 @@ from kernelgan.estimator.learned import prior_weight_paths  # noqa: E402
 from kernelgan.estimator.local import MapSettings, estimate_map  # noqa: E402
 from kernelgan.estimator.registry import DEFAULT, get_estimator  # noqa: E402
 from kernelgan.evaluate_maps import cell_psnr  # noqa: E402
-from kernelgan.families import CAMERA, fixed_kernel, sample_kernel  # noqa: E402
+from kernelgan.families import fixed_kernel  # noqa: E402
 from kernelgan.io import read_image  # noqa: E402
 from kernelgan.kernel_map import degrade_with_map, uniform_map  # noqa: E402
-from kernelgan.kernels import bicubic_kernel, fit_size, random_kernel  # noqa: E402
+from kernelgan.kernels import bicubic_kernel, random_kernel  # noqa: E402
 from kernelgan.metrics import psnr_y  # noqa: E402
-from kernelgan.presets.varying import MODES, random_map  # noqa: E402
+from kernelgan.presets.varying import MODES, camera_kernel, random_map  # noqa: E402
 from kernelgan.sr.srmd import SRMDWeights, shipped_weights, super_resolve  # noqa: E402
 from kernelgan.synth import image_rng  # noqa: E402
 
@@ -81,7 +81,7 @@ def run_case(path: Path, mode: str, seed: int, crop: int, settings: MapSettings,
     if mode == "uniform":
         truth = uniform_map(random_kernel(rng, 2), 1, 1)
     elif mode == "uniform-camera":  # one camera kernel for the whole photo: the cost of a map on such photos
-        truth = uniform_map(fit_size(sample_kernel(list(CAMERA)[rng.integers(len(CAMERA))], rng), 11), 1, 1)
+        truth = uniform_map(camera_kernel(rng), 1, 1)
     else:
         truth = random_map(rng, mode)[0]
     lr_exact = degrade_with_map(hr, truth, 2)

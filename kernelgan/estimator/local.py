@@ -182,8 +182,8 @@ def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSett
 def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: EstimatorConfig,
                      settings: MapSettings = MapSettings(), device: torch.device | str = "cpu") -> KernelMap:
     """``estimate_map`` around an estimate's x2 kernel, read with the prior weights of ``config`` (a panel's first
-    member: its cells were tuned with the default's network), timed. A kernel
-    with negative lobes (software downscaling detected) is a resampler's, the same everywhere: its map is uniform."""
+    member: the cells were tuned with the default's network), timed. A kernel with negative lobes (software
+    downscaling detected) is a resampler's, the same everywhere: its map is uniform."""
     started = time.perf_counter()
     grid = settings.grid(*image.shape[:2])
     if kernel_x2.min() < 0:

@@ -39,7 +39,7 @@ def available_estimators() -> dict[str, EstimatorSpec]:
 
 
 DEFAULT = "prior"
-PANEL = "shipped:prior,shipped:prior_sharp,shipped:prior_camera"  # the default's members, in this order
+PANEL = "shipped:prior,shipped:prior_sharp,shipped:prior_camera"  # prior-panel's members, in this order
 
 register(EstimatorSpec(
     "prior-panel", "learned kernel prior, a panel of three networks (prior, prior-sharp, prior-camera) reading the "

@@ -41,6 +41,12 @@ def _ramp(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.geomspace(rng.uniform(*SHARP), rng.uniform(*WIDE), n)
 
 
+def camera_kernel(rng: np.random.Generator) -> np.ndarray:
+    """A kernel of a random camera family (``families.CAMERA``) on the ``MAP_SIZE`` grid."""
+    families = list(CAMERA)
+    return fit_size(sample_kernel(families[rng.integers(len(families))], rng), MAP_SIZE)
+
+
 def random_map(rng: np.random.Generator, mode: str | None = None) -> tuple[np.ndarray, dict]:
     """A random x2 map (rows x cols x MAP_SIZE x MAP_SIZE) of ``mode`` (None: drawn) and its description."""
     mode = mode or MODES[rng.integers(len(MODES))]
@@ -64,9 +70,7 @@ def random_map(rng: np.random.Generator, mode: str | None = None) -> tuple[np.nd
         if rng.random() < 0.5:
             kmap = kmap.transpose(1, 0, 2, 3)
     elif mode == "camera":
-        families = list(CAMERA)
-        draws_k = [sample_kernel(families[rng.integers(len(families))], rng) for _ in range(9)]
-        kmap = np.stack([fit_size(k, MAP_SIZE) for k in draws_k]).reshape(3, 3, MAP_SIZE, MAP_SIZE)
+        kmap = np.stack([camera_kernel(rng) for _ in range(9)]).reshape(3, 3, MAP_SIZE, MAP_SIZE)
     else:
         draws = [(rng.uniform(0.6, 5.0), rng.uniform(0.6, 5.0), rng.uniform(0, np.pi)) for _ in range(9)]
         kmap = np.stack([_gaussian(*d) for d in draws]).reshape(3, 3, MAP_SIZE, MAP_SIZE)

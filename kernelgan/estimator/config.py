@@ -27,6 +27,8 @@ class EstimatorConfig:
     software_detector: str = ""  # learned prior: weights whose software head says whether the photo was downscaled
     # in software ("shipped": the shipped detector; "": none, unless the kernel network has that head)
     software_threshold: float = 0.8  # above this probability the estimate is MATLAB's bicubic kernel (lobes kept)
+    panel_margin: float = 0.0  # a panel of prior networks: another member than the first is chosen only when its
+    # predicted size error is lower than the first's by more than this (RMS log size; docs/estimators.md)
     # optimisation; 0 steps: no GAN, the estimate is the early prior's kernel
     iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (docs/estimators.md)
     crops_per_step: int = 1

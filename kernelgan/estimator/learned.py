@@ -65,7 +65,8 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
 
     MATLAB's bicubic kernel when the software detector is sure enough. Otherwise the kernel network's; with a
     panel of networks (``prior_weights`` "A,B,C", each with its confidence network) the kernel of the member whose
-    confidence predicts the smallest size error (``prior_member``: its index in the panel). Quality: how much the
+    confidence predicts the smallest size error, the others' predictions raised by ``panel_margin`` so that the
+    first member keeps the photo unless another is clearly surer (``prior_member``: its index in the panel). Quality: how much the
     views disagree, the detector's probability and, where a confidence network judges the kernel, the predicted
     size error (RMS of log size; its bias), a 90% interval of the true size (px²), the predicted re-degradation
     PSNR and ``low_confidence`` (1.0 when the predicted size error exceeds ``LOW_CONFIDENCE_SIZE_ERROR``)."""
@@ -86,7 +87,7 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
         lacking = [str(n) for n, j in zip(networks, judged, strict=True) if j.confidence is None]
         raise InputError(f"a panel of prior networks needs a confidence network for each; none for {', '.join(lacking)}")
     errors = [0.0 if j.confidence is None else j.confidence.size_error for j in judged]
-    member = int(np.argmin(errors))
+    member = int(np.argmin([e + (config.panel_margin if i else 0.0) for i, e in enumerate(errors)]))
     chosen = judged[member]
     quality["view_size_spread"] = view_size_spread(predictions[member].kernels)
     if len(judged) > 1:

@@ -38,14 +38,16 @@ def available_estimators() -> dict[str, EstimatorSpec]:
     return dict(_REGISTRY)
 
 
-DEFAULT = "prior"
+DEFAULT = "prior-panel"
 PANEL = "shipped:prior,shipped:prior_sharp,shipped:prior_camera"  # prior-panel's members, in this order
+PANEL_MARGIN = 0.125  # chosen on the tuning photos: the largest mean with no classical family below `prior`
 
 register(EstimatorSpec(
     "prior-panel", "learned kernel prior, a panel of three networks (prior, prior-sharp, prior-camera) reading the "
-    "same spectra: the kernel of the one whose confidence network predicts the smallest size error",
+    "same spectra: prior's kernel unless another network's confidence predicts a size error smaller by more than "
+    f"{PANEL_MARGIN} (the default since 2026-12-02; --opt panel_margin=0: always the smallest predicted error)",
     EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
-                    software_detector="shipped", prior_weights=PANEL)))
+                    software_detector="shipped", prior_weights=PANEL, panel_margin=PANEL_MARGIN)))
 register(EstimatorSpec(
     "prior", "learned kernel prior, one network: it reads the image's mean local power spectrum and predicts its "
     "kernel, averaged over the image's 8 rotations/flips (trained on BSD100/Set14 photos of every sharpness over "

@@ -1,0 +1,84 @@
+"""How large the panel's margin should be: replays the panel's choice for a range of margins on the kernels each
+member estimated on its own, from ``benchmarks/suite.py --json`` runs of the three members (same cases).
+
+The panel (``prior-panel``) keeps its first member's kernel unless another member's confidence network predicts
+a size error smaller by more than the margin. A member's kernel does not depend on the panel, so one suite run of
+the members scores every margin. The margin is chosen on the tuning photos by the rule "the highest mean
+re-degradation PSNR among the margins with no classical family (at any photo sharpness) below the first member
+alone"; the suite's runs are only reported.
+
+    for s in 0 1 2; do for p in 1 0.5 2; do
+      python benchmarks/suite.py --set tuning \\
+        --families div2krk,sharp,bicubic,motion,defocus,lens,shake,combo,tremor,div2krk+noise \\
+        --estimators prior,prior-sharp,prior-camera --no-sr --prescale $p --seed $s --json tuning_${p}_$s.json
+    done; done
+    python benchmarks/panel_margin.py tuning_*.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from kernelgan.families import FAMILIES
+
+MEMBERS = ("prior", "prior-sharp", "prior-camera")  # registry.PANEL's networks, in its order
+MARGINS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, float("inf"))
+
+
+def choose(case: dict, margin: float) -> str:
+    """The member the panel takes for ``case`` at ``margin`` (the first when the software detector answered)."""
+    errors = [case["quality"][m].get("predicted_size_error") for m in MEMBERS]
+    if any(e is None for e in errors):
+        return MEMBERS[0]
+    return MEMBERS[int(np.argmin([e + (margin if i else 0.0) for i, e in enumerate(errors)]))]
+
+
+def sweep(cases: list[dict]) -> list[dict]:
+    """Per margin: mean re-degradation PSNR, and the worst classical cell (sharpness x family) against the first
+    member alone (dB; negative: the panel is worse there)."""
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for case in cases:
+        cells.setdefault((case["prescale"], case["family"]), []).append(case)
+    out = []
+    for margin in MARGINS:
+        redeg = {id(c): c["rows"][choose(c, margin)]["redeg_psnr"] for c in cases}
+        gaps = [float(np.mean([redeg[id(c)] - c["rows"][MEMBERS[0]]["redeg_psnr"] for c in group]))
+                for (_, family), group in cells.items() if family in FAMILIES]
+        out.append({"margin": margin, "redeg_psnr": float(np.mean(list(redeg.values()))),
+                    "worst_classical": min(gaps, default=0.0),
+                    "classical_cells_1db_under": sum(g < -1 for g in gaps),
+                    "shares": {m: float(np.mean([choose(c, margin) == m for c in cases])) for m in MEMBERS}})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", type=Path, nargs="+", help="suite.py --json files with the three members' rows")
+    args = parser.parse_args()
+    cases = []
+    for path in args.runs:
+        run = json.loads(path.read_text())
+        for case in run["cases"]:
+            if not all(m in case["rows"] for m in MEMBERS):
+                raise SystemExit(f"{path}: needs the rows of {', '.join(MEMBERS)}")
+            cases.append({**case, "prescale": run["args"].get("prescale", "1.0")})
+    rows = sweep(cases)
+    print(f"{len(cases)} images from {len(args.runs)} runs")
+    print("| margin | mean re-deg. PSNR (dB) | worst classical cell vs prior (dB) | classical cells > 1 dB under | "
+          "chosen: " + " / ".join(MEMBERS) + " |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        shares = " / ".join(f"{100 * r['shares'][m]:.0f}%" for m in MEMBERS)
+        print(f"| {r['margin']} | {r['redeg_psnr']:.2f} | {r['worst_classical']:.2f} | "
+              f"{r['classical_cells_1db_under']} | {shares} |")
+    allowed = [r for r in rows if r["worst_classical"] >= 0]
+    best = max(allowed, key=lambda r: r["redeg_psnr"])
+    print(f"\nthe rule's margin: {best['margin']} (highest mean with no classical cell below {MEMBERS[0]} alone)")
+
+
+if __name__ == "__main__":
+    main()

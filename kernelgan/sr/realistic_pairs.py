@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..estimator import estimate_kernel
-from ..estimator.registry import get_estimator
+from ..estimator.registry import DEFAULT, get_estimator
 from ..presets import apply_preset
 from ..synth import degrade
 from .kernel_pca import KernelPCA, family_kernels
@@ -29,10 +29,6 @@ from .srmd import condition_vector, resolve_noise
 REALISTIC_PRESETS = ("bsrgan", "realesrgan")
 MIX = ("bsrgan", "realesrgan", "classical")  # the scenes of ``mix``, in turn
 MAX_CLASSICAL_NOISE = 15.0  # 8-bit sigma of a noisy classical scene (as the classical SRMD pairs)
-# whose kernels condition the scenes: the default estimator when the shipped realistic weights were trained (it has
-# been the panel since 2026-12-02, whose kernels are prior's on most photos), kept so that the README's command
-# still makes those weights
-CONDITION_ESTIMATOR = "prior"
 
 
 def preset_for(preset: str, index: int) -> str:
@@ -54,9 +50,9 @@ def degrade_scene(hr: np.ndarray, preset: str, scale: int, rng: np.random.Genera
 
 
 def pipeline_condition(pca: KernelPCA, lr: np.ndarray) -> np.ndarray:
-    """The condition vector the pipeline gives SRMD for ``lr`` (HxWx3 in [0, 1]): the x2 kernel of
-    ``CONDITION_ESTIMATOR`` and the estimated noise level (8-bit scale, capped at SRMD's maximum)."""
-    kernel = estimate_kernel(lr, 2, get_estimator(CONDITION_ESTIMATOR).config, device="cpu").kernel_x2
+    """The condition vector the pipeline gives SRMD for ``lr`` (HxWx3 in [0, 1]): the default estimator's x2
+    kernel and the estimated noise level (8-bit scale, capped at SRMD's maximum)."""
+    kernel = estimate_kernel(lr, 2, get_estimator(DEFAULT).config, device="cpu").kernel_x2
     return condition_vector(pca, kernel, resolve_noise("auto", lr))
 
 

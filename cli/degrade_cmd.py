@@ -41,6 +41,7 @@ def degrade(
     map_mode: Optional[str] = typer.Option(None, "--map-mode", help=f"varying: how the blur changes ({', '.join(MODES)}, drawn per photo by default; or {', '.join(EXTRA_MODES)}: camera kernels per block)."),
     noise: float = typer.Option(0.0, "--noise", min=0.0, help="classical: Gaussian noise sigma on the 8-bit scale."),
     jpeg: Optional[int] = typer.Option(None, "--jpeg", min=1, max=100, help="classical: JPEG quality applied last."),
+    demosaic: bool = typer.Option(False, "--demosaic", help="classical: a Bayer colour filter array (RGGB) and bilinear demosaicing after any noise, before JPEG."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per image on stdout (implies no bar)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Run each image as a task on a Dask cluster: 'local' (a LocalCluster on this machine) or a scheduler address (tcp://host:8786). Needs kernelgan[dask]."),
@@ -64,8 +65,9 @@ def degrade(
     if map_mode is not None and (preset != "varying" or map_mode not in MODES + EXTRA_MODES):
         fail(f"--map-mode goes with --preset varying and is one of {', '.join(MODES + EXTRA_MODES)}")
     if preset != "classical" and (kernel != "random" or noise or jpeg is not None or resampler is not None
-                                  or kernels is not None or noise_patches is not None):
-        fail("--kernel, --kernels, --resampler, --noise, --noise-patches and --jpeg apply to the classical preset only")
+                                  or kernels is not None or noise_patches is not None or demosaic):
+        fail("--kernel, --kernels, --resampler, --noise, --noise-patches, --demosaic and --jpeg apply to the classical "
+             "preset only")
     if sum([resampler is not None, kernel != "random", kernels is not None]) > 1:
         fail("give one of --kernel, --kernels and --resampler")
     if skip_low_confidence and kernels is None:
@@ -88,5 +90,5 @@ def degrade(
     work = functools.partial(degrade_file, output=output, scale=scale, preset=preset, kernel=fixed,
                              kernel_name=kernel_name, noise=noise, jpeg=jpeg, seed=seed,
                              force=force, stems=output_stems(images), pool=pool, noise_patches=patches,
-                             map_mode=map_mode)
+                             map_mode=map_mode, demosaic=demosaic)
     run_batch(images, work, label="degrading", done="degraded", output=output, quiet=quiet, as_json=as_json, scheduler=scheduler)

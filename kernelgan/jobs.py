@@ -315,14 +315,16 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
                  kernel: np.ndarray | None = None, kernel_name: str = "random", noise: float = 0.0,
                  jpeg: int | None = None, seed: int = 0, force: bool = False,
                  stems: dict[Path, str] | None = None, pool: list[PoolEntry] | None = None,
-                 noise_patches: list[Path] | None = None, map_mode: str | None = None) -> Event:
+                 noise_patches: list[Path] | None = None, map_mode: str | None = None, demosaic: bool = False
+                 ) -> Event:
     """Degrade one HR photo: write its LR image (and true kernel for the classical preset) as its ``stem``
     (``output_stems``) and add its entry, with every random choice and a fingerprint (input content +
     settings), to the folder's manifest; returns the event reported for it. A finished image with the same
     fingerprint is skipped; with another it is refused without ``force``; replacing it removes the old set's
     files that the new one does not have. Classical only: with ``pool`` the kernel is a pool entry drawn for the
     seed and stem (its x4 kernel at x4, else the analytic x4 of its x2 kernel); with ``noise_patches`` a random
-    crop of a random patch is added after subsampling, before JPEG. The varying preset writes the true kernel map
+    crop of a random patch is added after subsampling, before JPEG; with ``demosaic`` the LR goes through a Bayer
+    colour filter array and bilinear demosaicing after any noise, before JPEG. The varying preset writes the true kernel map
     (``kernel_map_path(..., true=True)``; ``map_mode``: its mode, None drawn) in place of a kernel."""
     stem = (stems or {}).get(path, path.stem)
     lr_file = lr_path(output, stem)
@@ -340,7 +342,8 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
         settings = {"scale": scale, "preset": preset, "seed": seed, "noise": noise, "jpeg": jpeg,
                     "kernel": None if kernel is None else kernel_digest(kernel),
                     "noise_patches": None if noise_patches is None else [file_sha256(p) for p in noise_patches],
-                    **({"map_mode": map_mode} if preset == "varying" else {})}
+                    **({"map_mode": map_mode} if preset == "varying" else {}),
+                    **({"demosaic": True} if demosaic else {})}
         fp = fingerprint(path, settings)
         with image_lock(output, stem) as mine:
             if not mine:
@@ -353,7 +356,8 @@ def degrade_file(path: Path, on_step: StepFn | None = None, *, output: Path, sca
                             "reason": "outputs exist with the same input and settings"}
                 raise KernelganError(f"{existing[0]} exists (use --force to overwrite)")
             img = read_image(path)
-            options: dict[str, Any] = ({"kernel": kernel, "noise": noise, "jpeg_quality": jpeg} if preset == "classical"
+            options: dict[str, Any] = ({"kernel": kernel, "noise": noise, "jpeg_quality": jpeg, "demosaic": demosaic}
+                                       if preset == "classical"
                                        else {"map_mode": map_mode} if preset == "varying" else {})
             patch_drawn = None
             if noise_patches is not None:

@@ -83,3 +83,47 @@ def test_generalized_gaussian_shares_the_gaussian_axes():
     k = ops.gaussian(21, 3.0, 1.0, 0.4)
     np.testing.assert_allclose(ops.generalized_gaussian(21, 3.0, 1.0, 0.4, beta=1.0), k, atol=1e-12)
     assert not np.allclose(ops.generalized_gaussian(21, 3.0, 1.0, 0.4, beta=2.0), k)
+
+
+def test_bayer_demosaic_keeps_each_measured_channel_and_smooths_colour_edges():
+    rng = np.random.default_rng(0)
+    img = rng.random((12, 14, 3))
+    out = ops.bayer_demosaic(img)
+    assert out.shape == img.shape
+    np.testing.assert_allclose(out[0::2, 0::2, 0], img[0::2, 0::2, 0])  # red sites keep red
+    np.testing.assert_allclose(out[0::2, 1::2, 1], img[0::2, 1::2, 1])  # green sites keep green
+    np.testing.assert_allclose(out[1::2, 1::2, 2], img[1::2, 1::2, 2])  # blue sites keep blue
+    flat = np.ones((8, 10, 3)) * np.array([0.2, 0.5, 0.7])
+    np.testing.assert_allclose(ops.bayer_demosaic(flat), flat)  # a flat colour survives, borders included
+    # a pure red vertical line is interpolated into its neighbours: not the identity
+    line = np.zeros((8, 8, 3))
+    line[:, 4, 0] = 1.0
+    assert ops.bayer_demosaic(line)[:, 3, 0].max() > 0.2
+    with pytest.raises(ValueError, match="HxWx3"):
+        ops.bayer_demosaic(img[..., 0])
+
+
+def test_degrade_demosaic_goes_through_the_bayer_pattern_and_is_recorded(tmp_path):
+    clean = apply_preset("classical", HR, 2, np.random.default_rng(0))
+    mosaic = apply_preset("classical", HR, 2, np.random.default_rng(0), demosaic=True)
+    assert [c["op"] for c in mosaic.choices] == ["blur", "demosaic"]
+    np.testing.assert_allclose(mosaic.true_kernel, clean.true_kernel)
+    np.testing.assert_allclose(mosaic.lr[0::2, 0::2, 0], clean.lr[0::2, 0::2, 0], atol=1e-6)  # red sites kept
+    assert np.abs(mosaic.lr - clean.lr).mean() > 1e-3
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    write_image(hr / "p.png", HR)
+    runner = CliRunner()
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["degrade", str(hr), "-o", str(out), "-q"]).exit_code == 0
+    plain = read_image(out / "p.png")
+    # other settings: refused without --force, then made
+    refused = runner.invoke(app, ["degrade", str(hr), "-o", str(out), "--demosaic", "-q"])
+    assert refused.exit_code != 0 and "--force" in refused.output
+    result = runner.invoke(app, ["degrade", str(hr), "-o", str(out), "--demosaic", "--force", "-q"])
+    assert result.exit_code == 0, result.output
+    entry = json.loads((out / "manifest.json").read_text())["images"][0]
+    assert {"op": "demosaic", "pattern": "RGGB", "method": "bilinear"} in entry["choices"]
+    assert np.abs(read_image(out / "p.png") - plain).mean() > 1e-3
+    bad = runner.invoke(app, ["degrade", str(hr), "-o", str(out), "--preset", "bsrgan", "--demosaic", "--force"])
+    assert bad.exit_code == 2 and "classical" in bad.output

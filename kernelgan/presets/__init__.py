@@ -29,9 +29,12 @@ class Degraded:
 
 
 def classical(hr: np.ndarray, scale: int, rng: np.random.Generator, kernel: np.ndarray | None = None,
-              noise: float = 0.0, jpeg_quality: int | None = None, noise_patch: np.ndarray | None = None) -> Degraded:
+              noise: float = 0.0, jpeg_quality: int | None = None, noise_patch: np.ndarray | None = None,
+              demosaic: bool = False) -> Degraded:
     """Blur with a family kernel (or ``kernel``), subsample, then optional Gaussian noise (8-bit sigma), a
-    ``noise_patch`` (LR-sized, zero-mean: a camera's own noise, ``noise_patches``) and JPEG."""
+    ``noise_patch`` (LR-sized, zero-mean: a camera's own noise, ``noise_patches``), a Bayer colour filter array
+    with bilinear demosaicing (``demosaic``: after the noise, as a camera demosaics its noisy raw values) and
+    JPEG."""
     choices: list[dict] = []
     if kernel is None:
         k2 = random_kernel(rng, scale=2)
@@ -47,6 +50,9 @@ def classical(hr: np.ndarray, scale: int, rng: np.random.Generator, kernel: np.n
     if noise_patch is not None:
         choices.append({"op": "noise", "kind": "patch"})
         lr = lr + noise_patch
+    if demosaic:
+        choices.append({"op": "demosaic", "pattern": "RGGB", "method": "bilinear"})
+        lr = ops.bayer_demosaic(lr)
     if jpeg_quality is not None:
         choices.append({"op": "jpeg", "quality": jpeg_quality})
         lr = ops.jpeg(np.clip(lr, 0, 1), jpeg_quality)
@@ -54,7 +60,7 @@ def classical(hr: np.ndarray, scale: int, rng: np.random.Generator, kernel: np.n
 
 
 def apply_preset(name: str, hr: np.ndarray, scale: int, rng: np.random.Generator, **options) -> Degraded:
-    """Degrade ``hr`` with preset ``name``; ``options`` (kernel, noise, jpeg_quality) apply to 'classical',
+    """Degrade ``hr`` with preset ``name``; ``options`` (kernel, noise, jpeg_quality, demosaic) apply to 'classical',
     ``map_mode`` (``varying.MODES`` or ``EXTRA_MODES``, None: drawn) to 'varying'."""
     if name == "classical":
         return classical(hr, scale, rng, **options)

@@ -1,4 +1,4 @@
-"""Building blocks of the degradation presets: random kernels, resizing, noise, JPEG.
+"""Building blocks of the degradation presets: random kernels, resizing, noise, a camera's colour filter array, JPEG.
 
 Images are float HxWx3 in [0, 1] (values may leave the range between steps; presets clip at the end).
 Every function taking ``rng`` draws only from it, so a preset is deterministic for a given generator.
@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import special
+from scipy.ndimage import convolve
 
 from ..kernels import anisotropic_gaussian, mahalanobis_sq, normalise
 
@@ -80,3 +81,23 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     buf = io.BytesIO()
     iio.imwrite(buf, data, extension=".jpg", quality=int(quality))
     return iio.imread(buf.getvalue(), extension=".jpg").astype(np.float64) / 255.0
+
+
+_GREEN_FILL = np.array([[0, 1, 0], [1, 4, 1], [0, 1, 0]]) / 4.0  # bilinear demosaicing: green at red/blue sites
+_RED_BLUE_FILL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 4.0  # red and blue everywhere from a quarter
+
+
+def bayer_demosaic(img: np.ndarray) -> np.ndarray:
+    """What a camera's colour filter array and the simplest demosaicing make of ``img`` (HxWx3): each pixel keeps
+    one channel of an RGGB Bayer pattern (red at even rows and columns, blue at odd ones, green elsewhere), and
+    the two missing channels are filled by bilinear interpolation of their neighbours (mirrored at the border,
+    which keeps the pattern). A pixel's own measured channel is unchanged."""
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 image, got shape {img.shape}")
+    h, w = img.shape[:2]
+    rows, cols = np.mgrid[:h, :w]
+    masks = [(rows % 2 == 0) & (cols % 2 == 0), (rows + cols) % 2 == 1, (rows % 2 == 1) & (cols % 2 == 1)]
+    out = np.empty(img.shape, dtype=np.float64)
+    for c, (mask, fill) in enumerate(zip(masks, (_RED_BLUE_FILL, _GREEN_FILL, _RED_BLUE_FILL), strict=True)):
+        out[..., c] = convolve(np.where(mask, img[..., c], 0.0), fill, mode="mirror")
+    return out

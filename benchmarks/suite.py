@@ -15,7 +15,8 @@ Sets (photos, cropped to at most --crop px so a run takes minutes; needs ../shar
           (``families.HELD_OUT``: hand tremor, in no training) and DIV2KRK-family kernels followed by noise (8-bit
           sigma U(1, 5)) and JPEG (quality U(70, 90)) ("div2krk+noise"). Only for reporting; never tune on it.
           Any family + "+cfa" (e.g. "lens+cfa", "div2krk+cfa+noise"): the LR through a Bayer colour filter array
-          and bilinear demosaicing (``presets.ops.bayer_demosaic``) before any noise; not in the default list.
+          and bilinear demosaicing (``presets.ops.bayer_demosaic``) after any noise, before its JPEG; not in
+          the default list.
 Each photo gets one kernel of each family (``kernelgan.families``; seeded by photo and family), is blurred
 and subsampled x2 and rounded to 8 bits. Rows: each estimator; "fixed (family)" = the family's best isotropic
 Gaussian; "fixed (div2krk)" = DIV2KRK's (variance about 3, one kernel for every photo); bicubic; true.
@@ -61,7 +62,7 @@ REFERENCE_ROWS = ("fixed (family)", "fixed (div2krk)", "bicubic", "true")
 
 REALISTIC_FAMILIES = "lens,shake,combo,tremor,div2krk+noise"
 NOISY = "+noise"  # a family name ending so: its LR gets sensor noise and JPEG after blur and subsampling
-CFA = "+cfa"  # ... or a Bayer colour filter array and bilinear demosaicing (before any noise: "div2krk+cfa+noise")
+CFA = "+cfa"  # ... or a Bayer colour filter array and bilinear demosaicing (after the noise, before the JPEG)
 
 
 def kernel_family(family: str) -> str:
@@ -97,11 +98,12 @@ def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, s
     rng = image_rng(seed, f"{name}:{family}")
     truth = sample_kernel(kernel_family(family), rng)
     lr, _ = degrade(hr, 2, kernel=truth)
+    if family.endswith(NOISY):  # sensor noise, then (as a camera does) demosaicing, then JPEG
+        lr = ops.gaussian_noise(lr, rng, rng.uniform(1, 5), gray=False)
     if CFA in family:
-        lr = np.clip(ops.bayer_demosaic(lr), 0, 1)
+        lr = ops.bayer_demosaic(lr)
     if family.endswith(NOISY):
-        lr = ops.jpeg(np.clip(ops.gaussian_noise(lr, rng, rng.uniform(1, 5), gray=False), 0, 1),
-                      int(rng.integers(70, 91)))
+        lr = ops.jpeg(np.clip(lr, 0, 1), int(rng.integers(70, 91)))
     lr = (np.round(lr * 255) / 255).astype(np.float32)  # as saved to an 8-bit file
     kernels: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}

@@ -38,8 +38,7 @@ from suite import DATA, central_crop, photos  # noqa: E402
 
 from kernelgan.estimator import estimate_kernel  # noqa: E402
 from kernelgan.estimator.config import EstimatorConfig  # noqa: E402
-from kernelgan.estimator.learned import prior_weight_paths  # noqa: E402
-from kernelgan.estimator.local import MapSettings, estimate_map  # noqa: E402
+from kernelgan.estimator.local import MapSettings, map_for_estimate  # noqa: E402
 from kernelgan.estimator.registry import DEFAULT, get_estimator  # noqa: E402
 from kernelgan.evaluate_maps import cell_psnr  # noqa: E402
 from kernelgan.families import fixed_kernel  # noqa: E402
@@ -89,9 +88,8 @@ def run_case(path: Path, mode: str, seed: int, crop: int, settings: MapSettings,
     start = time.perf_counter()
     estimate = estimate_kernel(lr, 2, config=config, device="cpu")
     global_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    kmap = estimate_map(lr, estimate.kernel_x2, settings, weights=prior_weight_paths(config)[0][0])
-    map_seconds = time.perf_counter() - start
+    kmap = map_for_estimate(lr, estimate.kernel_x2, config, settings)
+    map_seconds = kmap.seconds
     size = estimate.kernel_x2.shape[0]
     maps = {"map": kmap.kernels, "local": kmap.local, "split": naive_split(lr, size, config),
             "global": uniform_map(estimate.kernel_x2, 1, 1),
@@ -123,7 +121,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N photos only")
     parser.add_argument("--grid", default="", help="ROWSxCOLS (default: automatic)")
     parser.add_argument("--sr", action="store_true", help="also SRMD x2 with each map")
-    parser.add_argument("--estimator", default=DEFAULT, help="whose global estimate and (its first network) cells")
+    parser.add_argument("--estimator", default=DEFAULT,
+                        help="whose global estimate and cells (a panel: its first network reads the cells)")
     parser.add_argument("--json", type=Path, default=None, help="write every case here")
     args = parser.parse_args()
     rows_cols = tuple(int(v) for v in args.grid.split("x")) if args.grid else (0, 0)

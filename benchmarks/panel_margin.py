@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kernelgan.estimator.learned import panel_choice
 from kernelgan.families import FAMILIES
 
 MEMBERS = ("prior", "prior-sharp", "prior-camera")  # registry.PANEL's networks, in its order
@@ -34,7 +35,7 @@ def choose(case: dict, margin: float) -> str:
     errors = [case["quality"][m].get("predicted_size_error") for m in MEMBERS]
     if any(e is None for e in errors):
         return MEMBERS[0]
-    return MEMBERS[int(np.argmin([e + (margin if i else 0.0) for i, e in enumerate(errors)]))]
+    return MEMBERS[panel_choice(errors, margin)]
 
 
 def sweep(cases: list[dict]) -> list[dict]:

@@ -43,6 +43,12 @@ def prior_weight_paths(config: EstimatorConfig) -> tuple[list[Path], Path | None
     return networks, _weights_path(config.software_detector, "software")
 
 
+def panel_choice(errors: list[float], margin: float) -> int:
+    """The panel member whose predicted size error is smallest once every member after the first is handicapped by
+    ``margin`` (ties: the earlier member)."""
+    return int(np.argmin([e + (margin if i else 0.0) for i, e in enumerate(errors)]))
+
+
 @dataclass
 class _Judged:
     """One network's kernel for a photo and, where that network has a confidence network, its predicted error."""
@@ -87,7 +93,7 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
         lacking = [str(n) for n, j in zip(networks, judged, strict=True) if j.confidence is None]
         raise InputError(f"a panel of prior networks needs a confidence network for each; none for {', '.join(lacking)}")
     errors = [0.0 if j.confidence is None else j.confidence.size_error for j in judged]
-    member = int(np.argmin([e + (config.panel_margin if i else 0.0) for i, e in enumerate(errors)]))
+    member = panel_choice(errors, config.panel_margin)
     chosen = judged[member]
     quality["view_size_spread"] = view_size_spread(predictions[member].kernels)
     if len(judged) > 1:

@@ -147,3 +147,22 @@ def test_train_prior_rejects_bad_pre_scales_in_one_line(tmp_path, hr_dir):
         result = run("train-prior", hr_dir, "-o", tmp_path / "w.pt", "--pre-scales", bad)
         assert one_line_error(result) and "--pre-scales" in result.output
     assert not (tmp_path / "w.pt").exists()
+
+
+def test_train_prior_can_start_from_weights(tmp_path, hr_dir):
+    from kernelgan.estimator.prior import PriorWeights
+
+    for d in range(10):
+        write_image(hr_dir / f"p{d}.png", natural_image(160, 160, seed=20 + d))
+    args = ["train-prior", str(hr_dir), "--samples", "300", "--epochs", "1", "-q", "--pre-scales", "1"]
+    assert run(*args, "-o", str(tmp_path / "a.pt")).exit_code == 0
+    tuned = run(*args, "-o", str(tmp_path / "b.pt"), "--init", str(tmp_path / "a.pt"), "--lr", "1e-5",
+                "--recipe", "camera-cfa")
+    assert tuned.exit_code == 0, tuned.output
+    a, b = PriorWeights.load(tmp_path / "a.pt"), PriorWeights.load(tmp_path / "b.pt")
+    assert b.settings["init"] == "a.pt" and b.settings["demosaic_p"] == 0.2
+    # two Adam steps at a small learning rate move it a little from its start (a fresh network would be far off)
+    drift = max(float((a.state[k] - b.state[k]).abs().max()) for k in a.state)
+    assert 0 < drift < 1e-3
+    missing = run(*args, "-o", str(tmp_path / "c.pt"), "--init", str(tmp_path / "none.pt"))
+    assert missing.exit_code != 0 and "none.pt" in missing.output

@@ -326,14 +326,40 @@ def test_view_spectra_are_the_spectra_of_the_rotated_and_flipped_image(textured)
 
 
 def test_prior_training_photos_come_resized_by_every_pre_scale(tmp_path):
-    from kernelgan.estimator.prior_train import load_gray_photos
+    from kernelgan.estimator.prior_train import load_photos
     from kernelgan.io import write_image
 
     path = tmp_path / "photo.png"
     write_image(path, natural_image(200, 300, seed=4))
-    photos = load_gray_photos([path], (2.0, 1.0, 0.5))
+    photos = load_photos([path], (2.0, 1.0, 0.5))
     # x0.5 gives a 100-px side: its LR would be under one tile plus margin, so that copy is left out
     assert [p.shape for p in photos] == [(400, 600), (200, 300)]
     assert all(p.min() >= 0 and p.max() <= 1 for p in photos)
     # the upscaled copy is softer per pixel: less energy in its pixel-to-pixel differences
     assert np.abs(np.diff(photos[0], axis=1)).mean() < 0.75 * np.abs(np.diff(photos[1], axis=1)).mean()
+
+
+def test_prior_training_pairs_can_be_demosaiced_and_plain_pairs_stay_as_they_were(tmp_path):
+    from dataclasses import replace
+
+    from kernelgan.estimator.prior_train import RECIPES, load_photos, make_lr
+    from kernelgan.families import sample_kernel
+    from kernelgan.io import write_image
+
+    path = tmp_path / "photo.png"
+    rgb = natural_image(200, 260, seed=5)
+    write_image(path, np.repeat(rgb.mean(axis=2, keepdims=True), 3, axis=2))  # achromatic: R = G = B
+    colour = load_photos([path], (1.0,), colour=True)[0]
+    assert colour.shape == (200, 260, 3) and colour.dtype == np.float32
+    clean = replace(RECIPES["camera-cfa"], noise_p=0.0, sharpen_p=0.0, jpeg_p=0.0)
+    kernel = sample_kernel("lens", np.random.default_rng(1))
+    crop_plain, plain = make_lr(colour, kernel, np.random.default_rng(2), replace(clean, demosaic_p=0.0))
+    crop_cfa, cfa = make_lr(colour, kernel, np.random.default_rng(2), replace(clean, demosaic_p=1.0))
+    np.testing.assert_array_equal(crop_plain, crop_cfa)  # the same luma crop: only the camera's processing differs
+    assert crop_cfa.ndim == 2 and cfa.shape == plain.shape
+    # on an achromatic photo bilinear demosaicing is a blur: less pixel-to-pixel energy than the plain LR
+    assert np.abs(np.diff(cfa, axis=1)).mean() < 0.95 * np.abs(np.diff(plain, axis=1)).mean()
+    # a luma photo (the camera recipe's input) is never demosaiced, whatever the share
+    luma = load_photos([path], (1.0,))[0]
+    assert make_lr(luma, kernel, np.random.default_rng(2), replace(clean, demosaic_p=1.0))[1].shape == plain.shape
+

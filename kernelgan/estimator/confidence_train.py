@@ -22,7 +22,7 @@ from ..rng import seeded
 from ..training import train_minibatches
 from .confidence import ConfidenceNet, ConfidenceShape, ConfidenceWeights
 from .prior import PriorWeights, SpectrumNet
-from .prior_train import PriorTrainSettings, load_gray_photos, make_lr, split_photos
+from .prior_train import PriorTrainSettings, load_photos, make_lr, split_photos
 from .spectrum import log_spectrum
 
 Triples = tuple[np.ndarray, np.ndarray, np.ndarray]  # spectra n x 1 x B x B, prior kernels n x K x K, targets n x 2
@@ -108,10 +108,11 @@ def train_confidence_on_photos(paths: list[Path], prior_path: Path, samples: int
     prior = PriorWeights.load(prior_path).network()
     train_paths, held_out = split_photos(paths)
     log(f"{len(train_paths)} training photos, {len(held_out)} held out; making {samples} triples")
-    train = make_confidence_dataset(load_gray_photos(train_paths, settings.pre_scales), samples, settings,
+    colour = settings.demosaic_p > 0
+    train = make_confidence_dataset(load_photos(train_paths, settings.pre_scales, colour), samples, settings,
                                     settings.seed + 1000, prior)
-    val = make_confidence_dataset(load_gray_photos(held_out, settings.pre_scales), max(samples // 20, 500), settings,
-                                  settings.seed + 1001, prior)
+    val = make_confidence_dataset(load_photos(held_out, settings.pre_scales, colour), max(samples // 20, 500),
+                                  settings, settings.seed + 1001, prior)
     net, history = train_confidence(train, val, epochs, settings.seed, log)
     return ConfidenceWeights(net.shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
                              {"prior_sha256": file_sha256(prior_path), "samples": samples, "epochs": epochs,

@@ -1,8 +1,7 @@
 """Training of the learned kernel prior (``prior``) on synthetic pairs: HR photo crop, kernel of a random
 family (``families.TRAINING``: the five classical ones and the camera ones), blur + x2 subsample, then what a
-camera and its software add on some of them (signal-dependent sensor noise, in-camera sharpening, 8-bit
-rounding, JPEG) -> (log spectrum, true kernel). Sharpening, noise and JPEG are nuisances: the target stays the
-optical kernel.
+camera and its software add on some of them (signal-dependent sensor noise, demosaicing, in-camera sharpening,
+8-bit rounding, JPEG) -> (log spectrum, true kernel). These are nuisances: the target stays the optical kernel.
 
 Photos are split as for SRMD: every tenth (sorted by name) is held out and never trained on; those make the
 tuning set. Sharpness varies between photos, so each is also used resized (``PriorTrainSettings.pre_scales``):
@@ -22,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
+from ..errors import InputError
 from ..families import FAMILIES, TRAINING, sample_kernel, truth_grid
 from ..io import read_image
 from ..metrics import MAX_PSNR
-from ..presets.ops import jpeg
+from ..presets.ops import bayer_demosaic, jpeg
 from ..resize import blur, imresize
 from ..rng import seeded
 from ..training import train_minibatches
@@ -51,6 +51,7 @@ class PriorTrainSettings:
     sharpen_p: float = 0.15  # share of samples sharpened in camera: unsharp mask, amount U(0.2, 1), sigma U(0.6, 1.5)
     jpeg_p: float = 0.25  # share of samples saved as JPEG, quality U(jpeg_min, 95)
     jpeg_min: int = 60
+    demosaic_p: float = 0.0  # share of samples demosaiced (RGGB, bilinear): blurred in colour, noise on the mosaic
     moment_weight: float = 0.1  # weight of the log-size term beside the kernel MSE
     pre_scales: tuple[float, ...] = (2.0, 1.5, 1.0, 0.7, 0.5)  # each photo is also used resized by these factors
     seed: int = 0
@@ -63,6 +64,8 @@ RECIPES = {
     # classical families, Gaussian noise on 30%, JPEG 70-95 on 15%, no sharpening
     "classical": PriorTrainSettings(families=FAMILIES, noise_p=0.3, shot_max=0.0, sharpen_p=0.0, jpeg_p=0.15,
                                     jpeg_min=70),
+    # the camera recipe with a colour filter array: a fifth of the pairs demosaiced (``presets.ops.bayer_demosaic``)
+    "camera-cfa": PriorTrainSettings(demosaic_p=0.2),
 }
 
 
@@ -72,46 +75,63 @@ def split_photos(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return [p for i, p in enumerate(ordered) if i % 10 != 9], [p for i, p in enumerate(ordered) if i % 10 == 9]
 
 
-def make_pair(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator, settings: PriorTrainSettings
+def make_pair(photo: np.ndarray, kernel: np.ndarray, rng: np.random.Generator, settings: PriorTrainSettings
               ) -> np.ndarray:
-    """Log spectrum of one synthetic LR crop of ``hr_gray`` (HxW in [0, 1]) blurred with ``kernel``."""
-    return log_spectrum(make_lr(hr_gray, kernel, rng, settings)[1])
+    """Log spectrum of one synthetic LR crop of ``photo`` (``load_photos``) blurred with ``kernel``."""
+    return log_spectrum(make_lr(photo, kernel, rng, settings)[1])
 
 
-def make_lr(hr_gray: np.ndarray, kernel: np.ndarray, rng: np.random.Generator, settings: PriorTrainSettings
+def make_lr(photo: np.ndarray, kernel: np.ndarray, rng: np.random.Generator, settings: PriorTrainSettings
             ) -> tuple[np.ndarray, np.ndarray]:
-    """(HR crop, its synthetic LR): a random crop of ``hr_gray`` (HxW in [0, 1]), turned and flipped at random,
-    blurred with ``kernel``, subsampled x2, then sharpened / noisy / rounded / JPEG as ``settings`` draw."""
-    h, w = hr_gray.shape
+    """(HR crop, its synthetic LR), both luma HxW in [0, 1]: a random crop of ``photo`` (HxW luma, or HxWx3 when
+    the recipe demosaics), turned and flipped at random, blurred with ``kernel``, subsampled x2, then demosaiced /
+    sharpened / noisy / rounded / JPEG as ``settings`` draw. A demosaiced sample is blurred in colour and its
+    sensor noise falls on the mosaic, before demosaicing (as ``kernelgan degrade --demosaic`` does)."""
+    h, w = photo.shape[:2]
     ch, cw = min(h, settings.max_crop), min(w, settings.max_crop)
     top, left = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-    crop = hr_gray[top:top + ch, left:left + cw]
+    crop = photo[top:top + ch, left:left + cw]
     crop = np.rot90(crop, int(rng.integers(4)))
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
+    demosaic = crop.ndim == 3 and rng.random() < settings.demosaic_p
+    if not demosaic:
+        crop = gray(crop)
     lr = blur(crop, kernel)[::2, ::2]
+    if demosaic:
+        lr = gray(bayer_demosaic(_sensor_noise(lr, rng, settings)))
+        crop = gray(crop)
     if settings.sharpen_p and rng.random() < settings.sharpen_p:
         lr = lr + rng.uniform(0.2, 1.0) * (lr - gaussian_filter(lr, rng.uniform(0.6, 1.5), mode="reflect"))
-    if rng.random() < settings.noise_p:
-        sd: float | np.ndarray = rng.uniform(0, settings.noise_max) / 255
-        if settings.shot_max and rng.random() < 0.5:  # shot noise: variance proportional to the signal
-            sd = np.sqrt(sd ** 2 + (rng.uniform(0, settings.shot_max) / 255) ** 2 * np.clip(lr, 0, 1))
-        lr = lr + rng.normal(0, 1, lr.shape) * sd
+    if not demosaic:
+        lr = _sensor_noise(lr, rng, settings)
     lr = np.round(np.clip(lr, 0, 1) * 255) / 255
     if rng.random() < settings.jpeg_p:
         lr = jpeg(lr, int(rng.integers(settings.jpeg_min, 96)))
-    return crop, lr
+    return np.asarray(crop, dtype=np.float64), lr
 
-def load_gray_photos(paths: list[Path], pre_scales: tuple[float, ...]) -> list[np.ndarray]:
-    """Each photo as luma resized by every factor of ``pre_scales`` (bicubic, antialiased when shrinking) where its
-    LR is still at least one tile a side."""
+
+def _sensor_noise(lr: np.ndarray, rng: np.random.Generator, settings: PriorTrainSettings) -> np.ndarray:
+    """``lr`` (HxW or HxWx3 in [0, 1]) with sensor noise on a ``noise_p`` share of draws: 8-bit sigma U(0,
+    ``noise_max``), plus on half of those shot noise (variance proportional to the signal) up to ``shot_max``."""
+    if rng.random() >= settings.noise_p:
+        return lr
+    sd: float | np.ndarray = rng.uniform(0, settings.noise_max) / 255
+    if settings.shot_max and rng.random() < 0.5:
+        sd = np.sqrt(sd ** 2 + (rng.uniform(0, settings.shot_max) / 255) ** 2 * np.clip(lr, 0, 1))
+    return lr + rng.normal(0, 1, lr.shape) * sd
+
+
+def load_photos(paths: list[Path], pre_scales: tuple[float, ...], colour: bool = False) -> list[np.ndarray]:
+    """Each photo (luma HxW, or HxWx3 float32 with ``colour``, for recipes that demosaic) resized by every factor
+    of ``pre_scales`` (bicubic, antialiased when shrinking) where its LR is still at least one tile a side."""
     out = []
     for path in paths:
-        y = gray(read_image(path))
+        photo = read_image(path) if colour else gray(read_image(path))
         for f in pre_scales:
-            img = y if f == 1.0 else imresize(y, f)
-            if min(img.shape) >= 2 * TILE + 16:
-                out.append(np.clip(img, 0, 1))
+            img = photo if f == 1.0 else imresize(photo, f)
+            if min(img.shape[:2]) >= 2 * TILE + 16:
+                out.append(np.clip(img, 0, 1).astype(np.float32) if colour else np.clip(img, 0, 1))
     return out
 
 
@@ -144,18 +164,23 @@ def log_size(k: torch.Tensor) -> torch.Tensor:
     return torch.log(var + 1e-4)
 
 
-def train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings,
-                log: Callable[[str], None] = print) -> tuple[PriorWeights, list[dict]]:
+def train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Callable[[str], None] = print,
+                init: PriorWeights | None = None) -> tuple[PriorWeights, list[dict]]:
     """Adam with cosine decay on kernel MSE (x1000) + ``moment_weight`` x |log-size error| (+ the software head's
-    binary cross-entropy); returns the weights of the last epoch and the validation history (kernel PSNR, size
-    correlation and the software head's accuracy per epoch)."""
+    binary cross-entropy), from ``init``'s weights when given (fine-tuning; same shape) or from scratch; returns
+    the weights of the last epoch and the validation history (kernel PSNR, size correlation and the software
+    head's accuracy per epoch)."""
+    if init is not None and init.shape != settings.shape:
+        raise InputError(f"the starting weights have shape {init.shape}, the settings ask for {settings.shape}")
     with seeded(settings.seed, None):  # torch's global RNG is restored afterwards
-        return _train_prior(train, val, settings, log)
+        return _train_prior(train, val, settings, log, init)
 
 
-def _train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Callable[[str], None]
-                 ) -> tuple[PriorWeights, list[dict]]:
+def _train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Callable[[str], None],
+                 init: PriorWeights | None) -> tuple[PriorWeights, list[dict]]:
     net = SpectrumNet(settings.shape)
+    if init is not None:
+        net.load_state_dict(init.state)
     x, y, sw = (torch.from_numpy(a) for a in train)
     xv, yv, swv = (torch.from_numpy(a) for a in val)
     history: list[dict] = []
@@ -189,15 +214,17 @@ def _train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Ca
     return weights, history
 
 
-def train_prior_on_photos(paths: list[Path], settings: PriorTrainSettings, log: Callable[[str], None] = print
-                          ) -> PriorWeights:
-    """Split ``paths`` (training / held out), make the synthetic pairs and train; the photo names and the
-    validation history are stored in the weights' settings."""
+def train_prior_on_photos(paths: list[Path], settings: PriorTrainSettings, log: Callable[[str], None] = print,
+                          init: PriorWeights | None = None) -> PriorWeights:
+    """Split ``paths`` (training / held out), make the synthetic pairs and train (from ``init`` when given); the
+    photo names and the validation history are stored in the weights' settings."""
     train_paths, held_out = split_photos(paths)
     log(f"{len(train_paths)} training photos, {len(held_out)} held out; making {settings.samples} pairs")
-    train = make_dataset(load_gray_photos(train_paths, settings.pre_scales), settings.samples, settings, settings.seed)
-    val = make_dataset(load_gray_photos(held_out, settings.pre_scales), settings.val_samples, settings,
+    colour = settings.demosaic_p > 0
+    train = make_dataset(load_photos(train_paths, settings.pre_scales, colour), settings.samples, settings,
+                         settings.seed)
+    val = make_dataset(load_photos(held_out, settings.pre_scales, colour), settings.val_samples, settings,
                        settings.seed + 1)
-    weights, _ = train_prior(train, val, settings, log)
+    weights, _ = train_prior(train, val, settings, log, init)
     weights.settings.update(train_photos=[p.name for p in train_paths], held_out_photos=[p.name for p in held_out])
     return weights

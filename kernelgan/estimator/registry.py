@@ -70,6 +70,13 @@ register(EstimatorSpec(
     EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
                     software_detector="shipped", prior_weights="shipped:prior_camera")))
 register(EstimatorSpec(
+    "prior-cfa", "prior-camera fine-tuned with demosaicing as well (a fifth of its pairs through a Bayer colour filter "
+    "array and bilinear demosaicing; the target stays the optical kernel): for photos at the camera's own "
+    "resolution, which every camera demosaics; worse on noisy photos and the classical motion, defocus and sharp "
+    "kernels",
+    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
+                    software_detector="shipped", prior_weights="shipped:prior_cfa")))
+register(EstimatorSpec(
     "prior+kernelgan", "KernelGAN (250 steps) whose early prior is the learned prior's kernel instead of bicubic",
     EstimatorConfig(early_prior="learned", prior_views=8)))
 register(EstimatorSpec(

@@ -362,4 +362,3 @@ def test_prior_training_pairs_can_be_demosaiced_and_plain_pairs_stay_as_they_wer
     # a luma photo (the camera recipe's input) is never demosaiced, whatever the share
     luma = load_photos([path], (1.0,))[0]
     assert make_lr(luma, kernel, np.random.default_rng(2), replace(clean, demosaic_p=1.0))[1].shape == plain.shape
-

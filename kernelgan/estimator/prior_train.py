@@ -95,12 +95,10 @@ def make_lr(photo: np.ndarray, kernel: np.ndarray, rng: np.random.Generator, set
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
     demosaic = crop.ndim == 3 and rng.random() < settings.demosaic_p
-    if not demosaic:
-        crop = gray(crop)
-    lr = blur(crop, kernel)[::2, ::2]
+    lr = blur(crop if demosaic else gray(crop), kernel)[::2, ::2]
+    crop = gray(crop)
     if demosaic:
         lr = gray(bayer_demosaic(_sensor_noise(lr, rng, settings)))
-        crop = gray(crop)
     if settings.sharpen_p and rng.random() < settings.sharpen_p:
         lr = lr + rng.uniform(0.2, 1.0) * (lr - gaussian_filter(lr, rng.uniform(0.6, 1.5), mode="reflect"))
     if not demosaic:

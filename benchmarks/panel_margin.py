@@ -13,6 +13,10 @@ alone"; the suite's runs are only reported.
         --estimators prior,prior-sharp,prior-camera --no-sr --prescale $p --seed $s --json tuning_${p}_$s.json
     done; done
     python benchmarks/panel_margin.py tuning_*.json
+
+Runs of the same cases (the same set, seed and prescale) are merged case by case, so another member can be tried
+from a run of it alone: ``--members prior,prior-sharp,prior-wide`` with the runs above plus runs of
+``--estimators prior-wide``.
 """
 
 from __future__ import annotations
@@ -30,15 +34,15 @@ MEMBERS = ("prior", "prior-sharp", "prior-camera")  # registry.PANEL's networks,
 MARGINS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, float("inf"))
 
 
-def choose(case: dict, margin: float) -> str:
+def choose(case: dict, margin: float, members: tuple[str, ...] = MEMBERS) -> str:
     """The member the panel takes for ``case`` at ``margin`` (the first when the software detector answered)."""
-    errors = [case["quality"][m].get("predicted_size_error") for m in MEMBERS]
+    errors = [case["quality"][m].get("predicted_size_error") for m in members]
     if any(e is None for e in errors):
-        return MEMBERS[0]
-    return MEMBERS[panel_choice(errors, margin)]
+        return members[0]
+    return members[panel_choice(errors, margin)]
 
 
-def sweep(cases: list[dict]) -> list[dict]:
+def sweep(cases: list[dict], members: tuple[str, ...] = MEMBERS) -> list[dict]:
     """Per margin: mean re-degradation PSNR, and the worst classical cell (sharpness x family) against the first
     member alone (dB; negative: the panel is worse there)."""
     cells: dict[tuple[str, str], list[dict]] = {}
@@ -46,39 +50,49 @@ def sweep(cases: list[dict]) -> list[dict]:
         cells.setdefault((case["prescale"], case["family"]), []).append(case)
     out = []
     for margin in MARGINS:
-        redeg = {id(c): c["rows"][choose(c, margin)]["redeg_psnr"] for c in cases}
-        gaps = [float(np.mean([redeg[id(c)] - c["rows"][MEMBERS[0]]["redeg_psnr"] for c in group]))
+        redeg = {id(c): c["rows"][choose(c, margin, members)]["redeg_psnr"] for c in cases}
+        gaps = [float(np.mean([redeg[id(c)] - c["rows"][members[0]]["redeg_psnr"] for c in group]))
                 for (_, family), group in cells.items() if family in FAMILIES]
         out.append({"margin": margin, "redeg_psnr": float(np.mean(list(redeg.values()))),
                     "worst_classical": min(gaps, default=0.0),
                     "classical_cells_1db_under": sum(g < -1 for g in gaps),
-                    "shares": {m: float(np.mean([choose(c, margin) == m for c in cases])) for m in MEMBERS}})
+                    "shares": {m: float(np.mean([choose(c, margin, members) == m for c in cases])) for m in members}})
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", type=Path, nargs="+", help="suite.py --json files with the three members' rows")
+    parser.add_argument("runs", type=Path, nargs="+",
+                        help="suite.py --json files with the members' rows (runs of the same cases, e.g. one per "
+                             "member, are merged case by case)")
+    parser.add_argument("--members", default=",".join(MEMBERS),
+                        help="the panel's estimators, the one the margin keeps first (default: the shipped panel's)")
     args = parser.parse_args()
-    cases = []
+    members = tuple(m.strip() for m in args.members.split(","))
+    merged: dict[tuple, dict] = {}
     for path in args.runs:
         run = json.loads(path.read_text())
+        prescale, seed = run["args"].get("prescale", "1.0"), run["args"].get("seed")
         for case in run["cases"]:
-            if not all(m in case["rows"] for m in MEMBERS):
-                raise SystemExit(f"{path}: needs the rows of {', '.join(MEMBERS)}")
-            cases.append({**case, "prescale": run["args"].get("prescale", "1.0")})
-    rows = sweep(cases)
-    print(f"{len(cases)} images from {len(args.runs)} runs")
+            key = (case["photo"], case["family"], prescale, seed)
+            known = merged.setdefault(key, {**case, "prescale": prescale, "rows": {}, "quality": {}})
+            known["rows"].update(case["rows"])
+            known["quality"].update(case["quality"])
+    cases = [c for c in merged.values() if all(m in c["rows"] for m in members)]
+    if not cases:
+        raise SystemExit(f"no case has the rows of {', '.join(members)}")
+    rows = sweep(cases, members)
+    print(f"{len(cases)} images from {len(args.runs)} runs ({len(merged) - len(cases)} cases without every member left out)")
     print("| margin | mean re-deg. PSNR (dB) | worst classical cell vs prior (dB) | classical cells > 1 dB under | "
-          "chosen: " + " / ".join(MEMBERS) + " |")
+          "chosen: " + " / ".join(members) + " |")
     print("|---|---|---|---|---|")
     for r in rows:
-        shares = " / ".join(f"{100 * r['shares'][m]:.0f}%" for m in MEMBERS)
+        shares = " / ".join(f"{100 * r['shares'][m]:.0f}%" for m in members)
         print(f"| {r['margin']} | {r['redeg_psnr']:.2f} | {r['worst_classical']:.2f} | "
               f"{r['classical_cells_1db_under']} | {shares} |")
     allowed = [r for r in rows if r["worst_classical"] >= 0]
     best = max(allowed, key=lambda r: r["redeg_psnr"])
-    print(f"\nthe rule's margin: {best['margin']} (highest mean with no classical cell below {MEMBERS[0]} alone)")
+    print(f"\nthe rule's margin: {best['margin']} (highest mean with no classical cell below {members[0]} alone)")
 
 
 if __name__ == "__main__":

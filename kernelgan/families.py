@@ -21,6 +21,10 @@ suite's ``--set realistic`` reports them on photos the prior never saw):
 Held out of all training, for reporting: ``tremor`` (hand tremor, smooth oscillating paths) and ``software``
 (``SOFTWARE``: the exact x2 kernel of a random software resampler, ``resamplers``; negative lobes kept).
 
+Wide families (``WIDE``, on a ``WIDE_SIZE`` grid instead of ``SIZE``): the shake real hands reach, longer than
+the 11x11 grid holds: ``shake-wide`` (the shake walk, 6-15 px; in the ``camera-wide`` training recipe) and
+``tremor-wide`` (the tremor paths, 6-16 px; held out, for reporting).
+
 The *fixed kernel* of a family is the isotropic Gaussian whose variance maximises the mean kernel PSNR over
 kernels drawn from the family's own generator: the best an estimator that never looks at the image can do.
 An estimate is worth computing only where it beats that kernel.
@@ -49,6 +53,7 @@ from .metrics import psnr_from_mse
 from .resamplers import RESAMPLERS, resampler_kernel
 
 SIZE = 11  # grid of the generated kernels (DIV2KRK's x2 size)
+WIDE_SIZE = 19  # grid of the wide families' kernels (shake up to 15-16 px)
 SOFT_LENS_VAR = 0.25  # variance of the slight optical blur under motion and defocus kernels
 
 
@@ -71,13 +76,13 @@ def _bicubic(rng: np.random.Generator) -> np.ndarray:
     return fit_size(bicubic_kernel(2), SIZE)
 
 
-def _splat(ys: np.ndarray, xs: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """SIZE x SIZE kernel of points (ys, xs) with ``weights``, each spread bilinearly over its 4 nearest taps."""
-    k = np.zeros((SIZE, SIZE))
+def _splat(ys: np.ndarray, xs: np.ndarray, weights: np.ndarray, size: int = SIZE) -> np.ndarray:
+    """``size x size`` kernel of points (ys, xs) with ``weights``, each spread bilinearly over its 4 nearest taps."""
+    k = np.zeros((size, size))
     y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
     fy, fx = ys - y0, xs - x0
     for dy, dx, w in ((0, 0, (1 - fy) * (1 - fx)), (1, 0, fy * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 1, fy * fx)):
-        np.add.at(k, (np.clip(y0 + dy, 0, SIZE - 1), np.clip(x0 + dx, 0, SIZE - 1)), w * weights)
+        np.add.at(k, (np.clip(y0 + dy, 0, size - 1), np.clip(x0 + dx, 0, size - 1)), w * weights)
     return normalise(k)
 
 
@@ -123,7 +128,9 @@ def _lens(rng: np.random.Generator) -> np.ndarray:
     return centre_kernel(normalise(window.reshape(SIZE, o, SIZE, o).sum(axis=(1, 3))), 2)
 
 
-def _shake(rng: np.random.Generator) -> np.ndarray:
+def _shake_walk(rng: np.random.Generator, extents: tuple[float, float], size: int) -> np.ndarray:
+    """Camera shake on a ``size`` grid: a jerky random walk (momentum, random kicks) scaled to an extent drawn
+    from ``extents`` px, with uneven exposure along the path, seen through a slightly soft lens."""
     steps = 400
     velocity, position, path = rng.standard_normal(2), np.zeros(2), []
     for _ in range(steps):
@@ -132,24 +139,42 @@ def _shake(rng: np.random.Generator) -> np.ndarray:
         position = position + velocity * 0.05
         path.append(position.copy())
     track = np.array(path)
-    extent = rng.uniform(2.0, 7.0)
+    extent = rng.uniform(*extents)
     track = (track - track.mean(axis=0)) * extent / max(np.ptp(track, axis=0).max(), 1e-9)
     exposure = rng.gamma(0.5, size=steps)  # uneven: the camera lingers at some points
-    c = wanted_centre(SIZE, 2)
-    return _soft(_splat(track[:, 0] + c, track[:, 1] + c, exposure))
+    c = wanted_centre(size, 2)
+    return _soft(_splat(track[:, 0] + c, track[:, 1] + c, exposure, size))
 
 
-def _tremor(rng: np.random.Generator) -> np.ndarray:
+def _tremor_path(rng: np.random.Generator, extents: tuple[float, float], size: int) -> np.ndarray:
+    """Hand tremor on a ``size`` grid: a slow drift plus 2-3 sines per axis, scaled to an extent drawn from
+    ``extents`` px, even exposure, through a slightly soft lens."""
     t = np.linspace(0, 1, 400)
     track = np.zeros((len(t), 2))
     for axis in range(2):
         track[:, axis] = rng.normal() * t  # slow drift
         for _ in range(int(rng.integers(2, 4))):
             track[:, axis] += rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * rng.uniform(0.5, 3.0) * t + rng.uniform(0, 2 * np.pi))
-    extent = rng.uniform(2.0, 8.0)
+    extent = rng.uniform(*extents)
     track = (track - track.mean(axis=0)) * extent / max(np.ptp(track, axis=0).max(), 1e-9)
-    c = wanted_centre(SIZE, 2)
-    return _soft(_splat(track[:, 0] + c, track[:, 1] + c, np.ones(len(t))))
+    c = wanted_centre(size, 2)
+    return _soft(_splat(track[:, 0] + c, track[:, 1] + c, np.ones(len(t)), size))
+
+
+def _shake(rng: np.random.Generator) -> np.ndarray:
+    return _shake_walk(rng, (2.0, 7.0), SIZE)
+
+
+def _tremor(rng: np.random.Generator) -> np.ndarray:
+    return _tremor_path(rng, (2.0, 8.0), SIZE)
+
+
+def _shake_wide(rng: np.random.Generator) -> np.ndarray:
+    return _shake_walk(rng, (6.0, 15.0), WIDE_SIZE)
+
+
+def _tremor_wide(rng: np.random.Generator) -> np.ndarray:
+    return _tremor_path(rng, (6.0, 16.0), WIDE_SIZE)
 
 
 def _combo(rng: np.random.Generator) -> np.ndarray:
@@ -184,7 +209,8 @@ CAMERA: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"lens": _lens,
 TRAINING = (*FAMILIES, *CAMERA)  # what the prior is trained on (``train-prior``'s default)
 HELD_OUT: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"tremor": _tremor}
 SOFTWARE: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"software": _software}  # reporting only
-_ALL_GENERATORS = {**GENERATORS, **CAMERA, **HELD_OUT, **SOFTWARE}
+WIDE: dict[str, Callable[[np.random.Generator], np.ndarray]] = {"shake-wide": _shake_wide, "tremor-wide": _tremor_wide}
+_ALL_GENERATORS = {**GENERATORS, **CAMERA, **HELD_OUT, **SOFTWARE, **WIDE}
 ALL = "all"  # the mixture of every family, equally weighted: the fixed kernel for a user who knows nothing
 
 
@@ -197,8 +223,14 @@ def check_family(name: str) -> str:
     return name
 
 
+def family_size(family: str) -> int:
+    """The grid of ``family``'s kernels: ``WIDE_SIZE`` for the wide families, else ``SIZE`` (``software``'s
+    kernels have their own sizes, at most SIZE + 2, and are compared on SIZE)."""
+    return WIDE_SIZE if family in WIDE else SIZE
+
+
 def sample_kernel(family: str, rng: np.random.Generator) -> np.ndarray:
-    """One random x2 kernel (SIZE x SIZE; ``software``: the resampler's own size) of ``family`` (``all``: one of
+    """One random x2 kernel (``family_size`` square; ``software``: the resampler's own size) of ``family`` (``all``: one of
     ``FAMILIES`` drawn uniformly first; the camera, held-out and software families are drawn only by name)."""
     check_family(family)
     if family == ALL:
@@ -212,26 +244,29 @@ def isotropic_gaussian(var: float, size: int = SIZE) -> np.ndarray:
     return anisotropic_gaussian(size, var, var, 0.0, (c, c))
 
 
-VARIANCE_GRID = tuple(float(v) for v in np.round(np.geomspace(0.1, 10.0, 81), 4))
+VARIANCE_GRID = tuple(float(v) for v in np.round(0.1 * 10 ** (np.arange(105) / 40), 4))  # 0.1 to 39.8, 81 to 10
 
 
 @functools.cache
 def fixed_kernel_variance(family: str, n: int = 2000, seed: int = 0) -> float:
     """Variance of the isotropic Gaussian with the highest mean kernel PSNR over ``n`` kernels of ``family``
-    (the grid ``VARIANCE_GRID``; kernel PSNR as ``kernels.kernel_psnr``, both kernels centred)."""
+    (the grid ``VARIANCE_GRID``, up to 10 for the families on SIZE grids; kernel PSNR as ``kernels.kernel_psnr``,
+    both kernels centred, on the family's grid)."""
     check_family(family)
     rng = np.random.default_rng(seed)
-    truths = np.stack([centre_kernel(fit_size(sample_kernel(family, rng), SIZE), 2) for _ in range(n)])  # n x S x S
-    candidates = np.stack([isotropic_gaussian(v) for v in VARIANCE_GRID])  # m x S x S (already centred)
+    size = family_size(family)
+    grid = VARIANCE_GRID if size > SIZE else VARIANCE_GRID[:81]
+    truths = np.stack([centre_kernel(fit_size(sample_kernel(family, rng), size), 2) for _ in range(n)])  # n x S x S
+    candidates = np.stack([isotropic_gaussian(v, size) for v in grid])  # m x S x S (already centred)
     mse = ((candidates[:, None] - truths[None]) ** 2).mean(axis=(2, 3))  # m x n
     mean_psnr = np.vectorize(lambda e: psnr_from_mse(float(e), 1.0))(mse).mean(axis=1)
-    return VARIANCE_GRID[int(np.argmax(mean_psnr))]
+    return grid[int(np.argmax(mean_psnr))]
 
 
 def fixed_kernel(family: str, scale: int = 2) -> np.ndarray:
-    """The best image-blind x2 kernel of ``family`` (see ``fixed_kernel_variance``), SIZE x SIZE, centred; at
-    ``scale`` 4 its analytic x4 kernel (the family's x4 kernels are their x2 kernels applied twice)."""
-    k2 = isotropic_gaussian(fixed_kernel_variance(family))
+    """The best image-blind x2 kernel of ``family`` (see ``fixed_kernel_variance``), on its ``family_size`` grid,
+    centred; at ``scale`` 4 its analytic x4 kernel (the family's x4 kernels are their x2 kernels applied twice)."""
+    k2 = isotropic_gaussian(fixed_kernel_variance(family), family_size(family))
     return trim_rim(analytic_x4(k2)) if scale == 4 else k2
 
 

@@ -164,5 +164,10 @@ def test_train_prior_can_start_from_weights(tmp_path, hr_dir):
     # two Adam steps at a small learning rate move it a little from its start (a fresh network would be far off)
     drift = max(float((a.state[k] - b.state[k]).abs().max()) for k in a.state)
     assert 0 < drift < 1e-3
+    # a 13x13 start is widened for a recipe with a larger grid
+    wide = run(*args, "-o", str(tmp_path / "w.pt"), "--init", str(tmp_path / "a.pt"), "--recipe", "camera-wide")
+    assert wide.exit_code == 0, wide.output
+    w = PriorWeights.load(tmp_path / "w.pt")
+    assert a.shape.kernel_size == 13 and w.shape.kernel_size == 19 and w.settings["widened_from"] == 13
     missing = run(*args, "-o", str(tmp_path / "c.pt"), "--init", str(tmp_path / "none.pt"))
     assert missing.exit_code != 0 and "none.pt" in missing.output

@@ -75,9 +75,10 @@ def rank_scores(net: ConfidenceNet, data: Triples) -> dict[str, float]:
 def train_confidence(train: Triples, val: Triples, epochs: int, seed: int, log: Callable[[str], None] = print,
                      batch: int = 128, lr: float = 1e-3) -> tuple[ConfidenceNet, list[dict]]:
     """Adam with cosine decay on the Gaussian negative log-likelihood of the size error plus the L1 error of the
-    re-degradation PSNR (in dB / 10); the last epoch's network and the validation history."""
+    re-degradation PSNR (in dB / 10); the last epoch's network (reading kernels of the prior's grid, as in
+    ``train``) and the validation history."""
     with seeded(seed, None):
-        net = ConfidenceNet(ConfidenceShape())
+        net = ConfidenceNet(ConfidenceShape(kernel_size=train[1].shape[-1]))
         x, k, t = (torch.from_numpy(a) for a in train)
         history: list[dict] = []
         start = time.perf_counter()

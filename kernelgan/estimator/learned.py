@@ -57,9 +57,8 @@ class _Judged:
     confidence: Confidence | None
 
 
-def _judge(prediction: PriorPrediction, network: Path, config: EstimatorConfig,
-           device: torch.device | str) -> _Judged:
-    kernel = normalise(fit_size(prediction.kernel(1.0), config.kernel_size))  # the network's own kernel
+def _judge(prediction: PriorPrediction, network: Path, size: int, device: torch.device | str) -> _Judged:
+    kernel = normalise(fit_size(prediction.kernel(1.0), size))  # the network's own kernel, on the common grid
     judge = confidence_network_for(network, device)
     confidence = None if judge is None else predict_confidence(judge, prediction.spectra, prediction.view_kernels)
     return _Judged(kernel, confidence)
@@ -67,7 +66,8 @@ def _judge(prediction: PriorPrediction, network: Path, config: EstimatorConfig,
 
 def learned_kernel(image: np.ndarray, config: EstimatorConfig,
                    device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, float]]:
-    """The prior's KxK kernel for ``image`` (HxWx3 in [0, 1]) and what is known of its quality.
+    """The prior's KxK kernel for ``image`` (HxWx3 in [0, 1]) and what is known of its quality; K is G's kernel
+    size (13) or the largest panel member's grid where larger (a wide prior).
 
     MATLAB's bicubic kernel when the software detector is sure enough. Otherwise the kernel network's; with a
     panel of networks (``prior_weights`` "A,B,C", each with its confidence network) the kernel of the member whose
@@ -81,14 +81,15 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     networks, detector = prior_weight_paths(config)
     spectra = view_spectra(image, config.prior_views, device)
     first = predict_spectra(spectra, networks[0], device, detector)
+    predictions = [first, *(predict_spectra(spectra, n, device) for n in networks[1:])]
+    size = max(config.kernel_size, *(p.kernels.shape[-1] for p in predictions))  # a wide network's grid is larger
     quality: dict[str, float] = {}
     if first.software_probability is not None:
         quality["software_downscaling_probability"] = first.software_probability
         if first.software_probability > config.software_threshold:
             quality["view_size_spread"] = view_size_spread(first.kernels)
-            return normalise(fit_size(first.kernel(config.software_threshold), config.kernel_size)), quality
-    predictions = [first, *(predict_spectra(spectra, n, device) for n in networks[1:])]
-    judged = [_judge(p, n, config, device) for p, n in zip(predictions, networks, strict=True)]
+            return normalise(fit_size(first.kernel(config.software_threshold), size)), quality
+    judged = [_judge(p, n, size, device) for p, n in zip(predictions, networks, strict=True)]
     if len(judged) > 1 and any(j.confidence is None for j in judged):
         lacking = [str(n) for n, j in zip(networks, judged, strict=True) if j.confidence is None]
         raise InputError(f"a panel of prior networks needs a confidence network for each; none for {', '.join(lacking)}")

@@ -5,7 +5,7 @@ kernel family (``families``); its weights ship in ``kernelgan/estimator/weights/
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,8 @@ from ..network_files import load_network_file, save_network_file
 from .spectrum import BINS
 
 FORMAT = "kernelgan-prior-1"
-KERNEL_SIZE = 13  # the predicted kernel's grid (G's kernel size)
+KERNEL_SIZE = 13  # the predicted kernel's grid (G's kernel size); a wide prior's is larger (``PriorWeights.widened``)
+RIM_LOGIT_DROP = 3.0  # a widened network's new rim starts at e^-3 of its nearest old edge tap
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,25 @@ class PriorWeights:
         data = load_network_file(path, FORMAT, "kernel-prior weights")
         return cls(PriorShape(**data["shape"]), data["state"], data["settings"])
 
+    def widened(self, size: int) -> PriorWeights:
+        """The same network predicting a ``size x size`` kernel (odd, at least the present size), to fine-tune
+        from: each new rim tap's output copies the nearest old edge tap's, its bias lowered by ``RIM_LOGIT_DROP``,
+        so the widened network starts with (almost) the same kernels, a little mass on the rim."""
+        k = self.shape.kernel_size
+        if size < k or (size - k) % 2:
+            raise InputError(f"a {k}x{k} prior can be widened to a larger odd grid, not {size}x{size}")
+        pad = (size - k) // 2
+        near = np.clip(np.arange(size) - pad, 0, k - 1)
+        source = torch.as_tensor((near[:, None] * k + near[None, :]).ravel())  # old output of each new tap
+        rim = torch.ones(size, size, dtype=torch.bool)
+        rim[pad:pad + k, pad:pad + k] = False
+        weight, bias = self.state["head.2.weight"], self.state["head.2.bias"]
+        new_weight, new_bias = weight[source], bias[source] - RIM_LOGIT_DROP * rim.ravel().to(bias.dtype)
+        if self.shape.software_head:
+            new_weight, new_bias = torch.cat([new_weight, weight[-1:]]), torch.cat([new_bias, bias[-1:]])
+        state = {**self.state, "head.2.weight": new_weight.clone(), "head.2.bias": new_bias.clone()}
+        return PriorWeights(replace(self.shape, kernel_size=size), state, {**self.settings, "widened_from": k})
+
 
 def shipped_weights_path(name: str = "prior") -> Path:
     """The shipped weights: ``prior`` (the kernel network), ``prior_sharp`` (the kernel network trained without
@@ -127,7 +147,7 @@ class PriorPrediction:
     """What the prior reads from one image: a kernel per view and, with a software detector, the probability that
     the photo was downscaled in software (MATLAB's bicubic kernel), averaged over the views."""
 
-    kernels: np.ndarray  # views x KERNEL_SIZE x KERNEL_SIZE float64, each centred, non-negative, summing to 1
+    kernels: np.ndarray  # views x K x K float64 (K: the network's grid), each centred, non-negative, summing to 1
     software_probability: float | None
     spectra: torch.Tensor  # views x 1 x BINS x BINS: what the network read (on its device)
     view_kernels: torch.Tensor  # views x K x K: what it returned, in each view's own frame, before centring

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
 from ..errors import InputError
-from ..families import FAMILIES, TRAINING, sample_kernel, truth_grid
+from ..families import FAMILIES, TRAINING, WIDE_SIZE, sample_kernel, truth_grid
 from ..io import read_image
 from ..metrics import MAX_PSNR
 from ..presets.ops import bayer_demosaic, jpeg
@@ -66,6 +66,8 @@ RECIPES = {
                                     jpeg_min=70),
     # the camera recipe with a colour filter array: a fifth of the pairs demosaiced (``presets.ops.bayer_demosaic``)
     "camera-cfa": PriorTrainSettings(demosaic_p=0.2),
+    # the camera recipe with wide shake too (6-15 px), on a WIDE_SIZE grid
+    "camera-wide": PriorTrainSettings(families=(*TRAINING, "shake-wide"), shape=PriorShape(kernel_size=WIDE_SIZE)),
 }
 
 
@@ -165,9 +167,12 @@ def log_size(k: torch.Tensor) -> torch.Tensor:
 def train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Callable[[str], None] = print,
                 init: PriorWeights | None = None) -> tuple[PriorWeights, list[dict]]:
     """Adam with cosine decay on kernel MSE (x1000) + ``moment_weight`` x |log-size error| (+ the software head's
-    binary cross-entropy), from ``init``'s weights when given (fine-tuning; same shape) or from scratch; returns
+    binary cross-entropy), from ``init``'s weights when given (fine-tuning; same shape, or a smaller kernel grid,
+    which is widened: ``PriorWeights.widened``) or from scratch; returns
     the weights of the last epoch and the validation history (kernel PSNR, size correlation and the software
     head's accuracy per epoch)."""
+    if init is not None and init.shape.kernel_size < settings.shape.kernel_size:
+        init = init.widened(settings.shape.kernel_size)
     if init is not None and init.shape != settings.shape:
         raise InputError(f"the starting weights have shape {init.shape}, the settings ask for {settings.shape}")
     with seeded(settings.seed, None):  # torch's global RNG is restored afterwards

@@ -77,6 +77,11 @@ register(EstimatorSpec(
     EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
                     software_detector="shipped", prior_weights="shipped:prior_cfa")))
 register(EstimatorSpec(
+    "prior-wide", "prior-camera widened to 19x19 kernels and fine-tuned with wide camera shake as well (6-15 px, "
+    "beyond the 13x13 grid of the other networks): for photos with strong hand shake",
+    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
+                    software_detector="shipped", prior_weights="shipped:prior_wide")))
+register(EstimatorSpec(
     "prior+kernelgan", "KernelGAN (250 steps) whose early prior is the learned prior's kernel instead of bicubic",
     EstimatorConfig(early_prior="learned", prior_views=8)))
 register(EstimatorSpec(

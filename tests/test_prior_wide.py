@@ -1,0 +1,73 @@
+"""Wide camera shake: the wide families (19x19 grids), widening a prior's kernel grid, and `prior-wide`, the
+camera network widened and fine-tuned with wide shake, which reads such shake where 13x13 networks cannot."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SAMPLES
+from kernelgan.estimator import estimate_kernel
+from kernelgan.estimator.prior import PriorWeights, shipped_weights_path
+from kernelgan.estimator.registry import get_estimator
+from kernelgan.errors import InputError
+from kernelgan.families import WIDE, WIDE_SIZE, fixed_kernel, fixed_kernel_variance, sample_kernel
+from kernelgan.io import read_image
+from kernelgan.kernel_shape import kernel_shape, size_error
+from kernelgan.kernels import fit_size, wanted_centre
+from kernelgan.synth import crop_to_multiple, degrade
+
+
+@pytest.mark.parametrize("family", list(WIDE))
+def test_wide_kernels_are_valid_centred_and_wider_than_the_grid_of_the_others(family):
+    rng = np.random.default_rng(1)
+    kernels = [sample_kernel(family, rng) for _ in range(40)]
+    centre = wanted_centre(WIDE_SIZE, 2)
+    for k in kernels:
+        assert k.shape == (WIDE_SIZE, WIDE_SIZE) and k.min() >= 0 and abs(k.sum() - 1) < 1e-9
+        ys, xs = np.indices(k.shape)
+        assert abs((k * ys).sum() - centre) < 0.2 and abs((k * xs).sum() - centre) < 0.2
+    # a good share of them does not fit the 13x13 grid of the other networks
+    outside = [1 - fit_size(k, 13).sum() for k in kernels]
+    assert np.mean([o > 0.02 for o in outside]) > 0.3
+    assert fixed_kernel(family).shape == (WIDE_SIZE, WIDE_SIZE)
+    assert fixed_kernel_variance(family) > 3 * fixed_kernel_variance("shake")
+
+
+def test_a_widened_prior_starts_with_the_same_kernels():
+    weights = PriorWeights.load(shipped_weights_path("prior_camera"))
+    wide = weights.widened(19)
+    spectra = torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before, after = weights.network()(spectra).numpy(), wide.network()(spectra).numpy()
+    assert after.shape == (3, 19, 19)
+    assert np.abs(after[:, 3:16, 3:16] - before).max() < 1e-4
+    for bad in (11, 14):
+        with pytest.raises(InputError):
+            weights.widened(bad)
+
+
+def _wide_and_narrow(estimator: str) -> tuple[list[float], list[float]]:
+    """(estimated sizes, signed log size errors) of ``estimator`` for the narrowest and the widest of 30
+    ``shake-wide`` kernels on the zebra sample, x2, 8-bit."""
+    rng = np.random.default_rng(0)
+    kernels = [sample_kernel("shake-wide", rng) for _ in range(30)]
+    sizes = [kernel_shape(k).size for k in kernels]
+    hr = crop_to_multiple(read_image(SAMPLES / "hr" / "zebra.png"), 2)
+    config = get_estimator(estimator).config
+    estimated, errors = [], []
+    for index in (int(np.argmin(sizes)), int(np.argmax(sizes))):
+        lr, _ = degrade(hr, 2, kernel=kernels[index])
+        lr = (np.round(lr * 255) / 255).astype(np.float32)
+        k = estimate_kernel(lr, 2, config=config).kernel_x2
+        assert k.shape == ((WIDE_SIZE, WIDE_SIZE) if estimator == "prior-wide" else (13, 13))
+        estimated.append(kernel_shape(k).size)
+        errors.append(size_error(k, kernels[index]))
+    return estimated, errors
+
+
+def test_prior_wide_reads_wide_shake_that_a_13x13_network_cannot_hold():
+    (narrow, wide), (_, wide_error) = _wide_and_narrow("prior-wide")
+    _, (_, camera_error) = _wide_and_narrow("prior-camera")
+    assert wide > 2 * narrow
+    assert camera_error < -0.3  # a 13x13 kernel is too small for the widest shake
+    assert abs(wide_error) < 0.7 * abs(camera_error)  # measured: -0.62 against -1.11 (log size)

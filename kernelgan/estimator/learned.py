@@ -23,6 +23,17 @@ from .prior import PriorPrediction, predict_spectra, shipped_weights_path, view_
 from .spectrum import view_spectra
 
 LOW_CONFIDENCE_SIZE_ERROR = 0.4  # predicted RMS log size error (about 50% in size) above which an estimate is flagged
+OUTSIDE_MASS = 0.005  # a wide network's kernel keeps its larger grid only when more than this share lies outside G's
+
+
+def on_smallest_grid(kernel: np.ndarray, size: int) -> np.ndarray:
+    """``kernel`` (KxK, K >= ``size``, both odd, centred) cropped to ``size x size`` and renormalised when no more
+    than ``OUTSIDE_MASS`` of its absolute mass lies outside that grid (most photos: a wide network's kernel is
+    saved on the usual grid); otherwise ``kernel`` as it is."""
+    inner = fit_size(kernel, size)
+    if kernel.shape[0] > size and np.abs(kernel).sum() - np.abs(inner).sum() <= OUTSIDE_MASS * np.abs(kernel).sum():
+        return normalise(inner)
+    return kernel
 
 
 def _weights_path(setting: str, shipped: str) -> Path | None:
@@ -67,7 +78,7 @@ def _judge(prediction: PriorPrediction, network: Path, size: int, device: torch.
 def learned_kernel(image: np.ndarray, config: EstimatorConfig,
                    device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, float]]:
     """The prior's KxK kernel for ``image`` (HxWx3 in [0, 1]) and what is known of its quality; K is G's kernel
-    size (13) or the largest panel member's grid where larger (a wide prior).
+    size (13), or a wide network's larger grid where the kernel needs it (``on_smallest_grid``).
 
     MATLAB's bicubic kernel when the software detector is sure enough. Otherwise the kernel network's; with a
     panel of networks (``prior_weights`` "A,B,C", each with its confidence network) the kernel of the member whose
@@ -88,7 +99,8 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
         quality["software_downscaling_probability"] = first.software_probability
         if first.software_probability > config.software_threshold:
             quality["view_size_spread"] = view_size_spread(first.kernels)
-            return normalise(fit_size(first.kernel(config.software_threshold), size)), quality
+            return on_smallest_grid(normalise(fit_size(first.kernel(config.software_threshold), size)),
+                                    config.kernel_size), quality
     judged = [_judge(p, n, size, device) for p, n in zip(predictions, networks, strict=True)]
     if len(judged) > 1 and any(j.confidence is None for j in judged):
         lacking = [str(n) for n, j in zip(networks, judged, strict=True) if j.confidence is None]
@@ -105,7 +117,7 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
         quality.update(predicted_size_error=confidence.size_error, size_error_bias=confidence.size_error_mean,
                        true_size_low=low, true_size_high=high, predicted_redeg_psnr=confidence.redeg_psnr,
                        low_confidence=float(confidence.size_error > LOW_CONFIDENCE_SIZE_ERROR))
-    return chosen.kernel, quality
+    return on_smallest_grid(chosen.kernel, config.kernel_size), quality
 
 
 class LearnedPrior:

@@ -1,5 +1,5 @@
 """How large the panel's margin should be: replays the panel's choice for a range of margins on the kernels each
-member estimated on its own, from ``benchmarks/suite.py --json`` runs of the three members (same cases).
+member estimated on its own, from ``benchmarks/suite.py --json`` runs of the members (same cases).
 
 The panel (``prior-panel``) keeps its first member's kernel unless another member's confidence network predicts
 a size error smaller by more than the margin. A member's kernel does not depend on the panel, so one suite run of
@@ -9,14 +9,14 @@ alone"; the suite's runs are only reported.
 
     for s in 0 1 2; do for p in 1 0.5 2; do
       python benchmarks/suite.py --set tuning \\
-        --families div2krk,sharp,bicubic,motion,defocus,lens,shake,combo,tremor,div2krk+noise \\
-        --estimators prior,prior-sharp,prior-camera --no-sr --prescale $p --seed $s --json tuning_${p}_$s.json
+        --families div2krk,sharp,bicubic,motion,defocus,lens,shake,combo,tremor,div2krk+noise,shake-wide,tremor-wide \\
+        --estimators prior,prior-sharp,prior-camera,prior-wide --no-sr --prescale $p --seed $s --json tuning_${p}_$s.json
     done; done
     python benchmarks/panel_margin.py tuning_*.json
 
 Runs of the same cases (the same set, seed and prescale) are merged case by case, so another member can be tried
-from a run of it alone: ``--members prior,prior-sharp,prior-wide`` with the runs above plus runs of
-``--estimators prior-wide``.
+from a run of it alone: ``--members prior,prior-sharp,prior-camera,prior-wide`` with runs of the first three plus runs of
+``--estimators prior-wide`` (how prior-wide was added, 2026-12-03).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 from kernelgan.estimator.learned import panel_choice
 from kernelgan.families import FAMILIES
 
-MEMBERS = ("prior", "prior-sharp", "prior-camera")  # registry.PANEL's networks, in its order
+MEMBERS = ("prior", "prior-sharp", "prior-camera", "prior-wide")  # registry.PANEL's networks, in its order
 MARGINS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, float("inf"))
 
 

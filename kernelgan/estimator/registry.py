@@ -39,13 +39,14 @@ def available_estimators() -> dict[str, EstimatorSpec]:
 
 
 DEFAULT = "prior-panel"
-PANEL = "shipped:prior,shipped:prior_sharp,shipped:prior_camera"  # prior-panel's members, in this order
+PANEL = "shipped:prior,shipped:prior_sharp,shipped:prior_camera,shipped:prior_wide"  # prior-panel's members, in order
 PANEL_MARGIN = 0.125  # chosen on the tuning photos: the largest mean with no classical family below `prior`
 
 register(EstimatorSpec(
-    "prior-panel", "learned kernel prior, a panel of three networks (prior, prior-sharp, prior-camera) reading the "
-    "same spectra: prior's kernel unless another network's confidence predicts a size error smaller by more than "
-    f"{PANEL_MARGIN} (the default since 2026-12-02; --opt panel_margin=0: always the smallest predicted error)",
+    "prior-panel", "learned kernel prior, a panel of four networks (prior, prior-sharp, prior-camera, prior-wide) "
+    "reading the same spectra: prior's kernel unless another network's confidence predicts a size error smaller by "
+    f"more than {PANEL_MARGIN} (the default since 2026-12-02, prior-wide in it since 2026-12-03; --opt "
+    "panel_margin=0: always the smallest predicted error)",
     EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
                     software_detector="shipped", prior_weights=PANEL, panel_margin=PANEL_MARGIN)))
 register(EstimatorSpec(

@@ -73,3 +73,17 @@ def test_prior_wide_reads_wide_shake_that_a_13x13_network_cannot_hold():
     assert wide > 2 * narrow
     assert camera_error < -0.3  # a 13x13 kernel is too small for the widest shake
     assert abs(wide_error) < 0.7 * abs(camera_error)  # measured: -0.62 against -1.11 (log size)
+
+
+def test_a_kernel_keeps_the_wide_grid_only_when_it_needs_it():
+    from kernelgan.estimator.learned import on_smallest_grid
+    from kernelgan.kernels import anisotropic_gaussian
+
+    c = wanted_centre(WIDE_SIZE, 2)
+    narrow = anisotropic_gaussian(WIDE_SIZE, 1.0, 1.0, 0.0, (c, c))
+    wide = anisotropic_gaussian(WIDE_SIZE, 12.0, 4.0, 0.0, (c, c))
+    small = on_smallest_grid(narrow, 13)
+    assert small.shape == (13, 13) and abs(small.sum() - 1) < 1e-9
+    assert np.abs(small - fit_size(narrow, 13)).max() < 1e-6
+    assert on_smallest_grid(wide, 13) is wide
+    assert on_smallest_grid(fit_size(narrow, 13), 13).shape == (13, 13)

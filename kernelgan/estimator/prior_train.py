@@ -171,12 +171,16 @@ def train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Cal
     which is widened: ``PriorWeights.widened``) or from scratch; returns
     the weights of the last epoch and the validation history (kernel PSNR, size correlation and the software
     head's accuracy per epoch)."""
+    widened_from = None
     if init is not None and init.shape.kernel_size < settings.shape.kernel_size:
-        init = init.widened(settings.shape.kernel_size)
+        widened_from, init = init.shape.kernel_size, init.widened(settings.shape.kernel_size)
     if init is not None and init.shape != settings.shape:
         raise InputError(f"the starting weights have shape {init.shape}, the settings ask for {settings.shape}")
     with seeded(settings.seed, None):  # torch's global RNG is restored afterwards
-        return _train_prior(train, val, settings, log, init)
+        weights, history = _train_prior(train, val, settings, log, init)
+    if widened_from is not None:
+        weights.settings["widened_from"] = widened_from
+    return weights, history
 
 
 def _train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Callable[[str], None],

@@ -42,46 +42,45 @@ DEFAULT = "prior-panel"
 PANEL = "shipped:prior,shipped:prior_sharp,shipped:prior_camera,shipped:prior_wide"  # prior-panel's members, in order
 PANEL_MARGIN = 0.125  # chosen on the tuning photos: the largest mean with no classical family below `prior`
 
+
+def _learned(**changes: object) -> EstimatorConfig:
+    """The learned prior's configuration (8 views, no GAN steps, the software detector), with ``changes``."""
+    return EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
+                           software_detector="shipped").with_overrides(**changes)
+
 register(EstimatorSpec(
     "prior-panel", "learned kernel prior, a panel of four networks (prior, prior-sharp, prior-camera, prior-wide) "
     "reading the same spectra: prior's kernel unless another network's confidence predicts a size error smaller by "
     f"more than {PANEL_MARGIN} (the default since 2026-12-02, prior-wide in it since 2026-12-03; --opt "
     "panel_margin=0: always the smallest predicted error)",
-    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
-                    software_detector="shipped", prior_weights=PANEL, panel_margin=PANEL_MARGIN)))
+    _learned(prior_weights=PANEL, panel_margin=PANEL_MARGIN)))
 register(EstimatorSpec(
     "prior", "learned kernel prior, one network: it reads the image's mean local power spectrum and predicts its "
     "kernel, averaged over the image's 8 rotations/flips (trained on BSD100/Set14 photos of every sharpness over "
     "five kernel families; the default until 2026-12-02)",
-    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
-                    software_detector="shipped")))
+    _learned()))
 register(EstimatorSpec(
     "prior-x1", "the learned prior on the image as it is (one view instead of 8: less accurate, 8x less FFT work)",
-    EstimatorConfig(early_prior="learned", prior_views=1, iters=0, clean=False, keep_negative=True,
-                    software_detector="shipped")))
+    _learned(prior_views=1)))
 register(EstimatorSpec(
     "prior-sharp", "the learned prior trained without softened (upscaled) copies of its photos: about 3 dB better kernels "
     "on sharp photos such as DIV2KRK's, worse on soft photos (reads sharp blur too wide there)",
-    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
-                    software_detector="shipped", prior_weights="shipped:prior_sharp")))
+    _learned(prior_weights="shipped:prior_sharp")))
 register(EstimatorSpec(
     "prior-camera", "the learned prior trained on camera kernels too (lens PSFs, shake, their combinations) with "
     "signal-dependent noise, sharpening and JPEG: better on such photos and on noisy ones, worse on motion, "
     "defocus and sharp Gaussians",
-    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
-                    software_detector="shipped", prior_weights="shipped:prior_camera")))
+    _learned(prior_weights="shipped:prior_camera")))
 register(EstimatorSpec(
     "prior-cfa", "prior-camera fine-tuned with demosaicing as well (a fifth of its pairs through a Bayer colour filter "
     "array and bilinear demosaicing; the target stays the optical kernel): for photos at the camera's own "
     "resolution, which every camera demosaics; worse on noisy photos and the classical motion, defocus and sharp "
     "kernels",
-    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
-                    software_detector="shipped", prior_weights="shipped:prior_cfa")))
+    _learned(prior_weights="shipped:prior_cfa")))
 register(EstimatorSpec(
     "prior-wide", "prior-camera widened to 19x19 kernels and fine-tuned with wide camera shake as well (6-15 px, "
     "beyond the 13x13 grid of the other networks): for photos with strong hand shake",
-    EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
-                    software_detector="shipped", prior_weights="shipped:prior_wide")))
+    _learned(prior_weights="shipped:prior_wide")))
 register(EstimatorSpec(
     "prior+kernelgan", "KernelGAN (250 steps) whose early prior is the learned prior's kernel instead of bicubic",
     EstimatorConfig(early_prior="learned", prior_views=8)))

@@ -19,7 +19,7 @@ from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
 from .confidence import Confidence, confidence_file_for, confidence_network_for, predict_confidence
 from .config import EstimatorConfig
-from .prior import PriorPrediction, predict_spectra, shipped_weights_path, view_size_spread
+from .prior import PriorPrediction, load_network, predict_spectra, shipped_weights_path, view_size_spread
 from .spectrum import view_spectra
 
 LOW_CONFIDENCE_SIZE_ERROR = 0.4  # predicted RMS log size error (about 50% in size) above which an estimate is flagged
@@ -92,8 +92,8 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     networks, detector = prior_weight_paths(config)
     spectra = view_spectra(image, config.prior_views, device)
     first = predict_spectra(spectra, networks[0], device, detector)
-    predictions = [first, *(predict_spectra(spectra, n, device) for n in networks[1:])]
-    size = max(config.kernel_size, *(p.kernels.shape[-1] for p in predictions))  # a wide network's grid is larger
+    # the common grid: G's, or a wide network's where larger (networks load once per process)
+    size = max(config.kernel_size, *(load_network(n, device).shape.kernel_size for n in networks))
     quality: dict[str, float] = {}
     if first.software_probability is not None:
         quality["software_downscaling_probability"] = first.software_probability
@@ -101,6 +101,7 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
             quality["view_size_spread"] = view_size_spread(first.kernels)
             return on_smallest_grid(normalise(fit_size(first.kernel(config.software_threshold), size)),
                                     config.kernel_size), quality
+    predictions = [first, *(predict_spectra(spectra, n, device) for n in networks[1:])]
     judged = [_judge(p, n, size, device) for p, n in zip(predictions, networks, strict=True)]
     if len(judged) > 1 and any(j.confidence is None for j in judged):
         lacking = [str(n) for n, j in zip(networks, judged, strict=True) if j.confidence is None]

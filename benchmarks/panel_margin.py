@@ -17,6 +17,10 @@ alone"; the suite's runs are only reported.
 Runs of the same cases (the same set, seed and prescale) are merged case by case, so another member can be tried
 from a run of it alone: ``--members prior,prior-sharp,prior-camera,prior-wide`` with runs of the first three plus runs of
 ``--estimators prior-wide`` (how prior-wide was added, 2026-12-03).
+
+Before the margin, the shipped panel hands a photo to a member whose own kernel does not fit G's 13x13 grid
+(``learned.panel_choice``: prior-wide's, more than ``OUTSIDE_MASS`` of it outside); the replay does the same from
+each member's ``outside_mass`` (recorded by runs since 2026-12-03); ``--no-wide-gate`` replays the panel without.
 """
 
 from __future__ import annotations
@@ -34,15 +38,17 @@ MEMBERS = ("prior", "prior-sharp", "prior-camera", "prior-wide")  # registry.PAN
 MARGINS = (0.0, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, float("inf"))
 
 
-def choose(case: dict, margin: float, members: tuple[str, ...] = MEMBERS) -> str:
-    """The member the panel takes for ``case`` at ``margin`` (the first when the software detector answered)."""
+def choose(case: dict, margin: float, members: tuple[str, ...] = MEMBERS, wide_gate: bool = True) -> str:
+    """The member the panel takes for ``case`` at ``margin`` (the first when the software detector answered);
+    ``wide_gate``: as the shipped panel, a member whose kernel does not fit G's grid takes the photo."""
     errors = [case["quality"][m].get("predicted_size_error") for m in members]
     if any(e is None for e in errors):
         return members[0]
-    return members[panel_choice(errors, margin)]
+    outside = [case["quality"][m].get("outside_mass", 0.0) for m in members] if wide_gate else None
+    return members[panel_choice(errors, margin, outside)]
 
 
-def sweep(cases: list[dict], members: tuple[str, ...] = MEMBERS) -> list[dict]:
+def sweep(cases: list[dict], members: tuple[str, ...] = MEMBERS, wide_gate: bool = True) -> list[dict]:
     """Per margin: mean re-degradation PSNR, and the worst classical cell (sharpness x family) against the first
     member alone (dB; negative: the panel is worse there)."""
     cells: dict[tuple[str, str], list[dict]] = {}
@@ -50,13 +56,14 @@ def sweep(cases: list[dict], members: tuple[str, ...] = MEMBERS) -> list[dict]:
         cells.setdefault((case["prescale"], case["family"]), []).append(case)
     out = []
     for margin in MARGINS:
-        redeg = {id(c): c["rows"][choose(c, margin, members)]["redeg_psnr"] for c in cases}
+        redeg = {id(c): c["rows"][choose(c, margin, members, wide_gate)]["redeg_psnr"] for c in cases}
         gaps = [float(np.mean([redeg[id(c)] - c["rows"][members[0]]["redeg_psnr"] for c in group]))
                 for (_, family), group in cells.items() if family in FAMILIES]
         out.append({"margin": margin, "redeg_psnr": float(np.mean(list(redeg.values()))),
                     "worst_classical": min(gaps, default=0.0),
                     "classical_cells_1db_under": sum(g < -1 for g in gaps),
-                    "shares": {m: float(np.mean([choose(c, margin, members) == m for c in cases])) for m in members}})
+                    "shares": {m: float(np.mean([choose(c, margin, members, wide_gate) == m for c in cases]))
+                               for m in members}})
     return out
 
 
@@ -67,6 +74,8 @@ def main() -> None:
                              "member, are merged case by case)")
     parser.add_argument("--members", default=",".join(MEMBERS),
                         help="the panel's estimators, the one the margin keeps first (default: the shipped panel's)")
+    parser.add_argument("--no-wide-gate", action="store_true",
+                        help="the panel before 2026-12-03 (3): confidences and margin only, no wide-kernel gate")
     args = parser.parse_args()
     members = tuple(m.strip() for m in args.members.split(","))
     merged: dict[tuple, dict] = {}
@@ -81,7 +90,7 @@ def main() -> None:
     cases = [c for c in merged.values() if all(m in c["rows"] for m in members)]
     if not cases:
         raise SystemExit(f"no case has the rows of {', '.join(members)}")
-    rows = sweep(cases, members)
+    rows = sweep(cases, members, not args.no_wide_gate)
     print(f"{len(cases)} images from {len(args.runs)} runs ({len(merged) - len(cases)} cases without every member left out)")
     print("| margin | mean re-deg. PSNR (dB) | worst classical cell vs prior (dB) | classical cells > 1 dB under | "
           "chosen: " + " / ".join(members) + " |")

@@ -46,33 +46,63 @@ def test_a_widened_prior_starts_with_the_same_kernels():
             weights.widened(bad)
 
 
-def _wide_and_narrow(estimator: str) -> tuple[list[float], list[float]]:
-    """(estimated sizes, signed log size errors) of ``estimator`` for the narrowest and the widest of 30
-    ``shake-wide`` kernels on the zebra sample, x2, 8-bit."""
+@pytest.fixture(scope="module")
+def shake_pair() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(true kernel, LR photo) for the narrowest and the widest of 30 ``shake-wide`` kernels on the zebra sample,
+    x2, 8-bit."""
     rng = np.random.default_rng(0)
     kernels = [sample_kernel("shake-wide", rng) for _ in range(30)]
     sizes = [kernel_shape(k).size for k in kernels]
     hr = crop_to_multiple(read_image(SAMPLES / "hr" / "zebra.png"), 2)
-    config = get_estimator(estimator).config
-    estimated, errors, shapes = [], [], []
+    pair = []
     for index in (int(np.argmin(sizes)), int(np.argmax(sizes))):
         lr, _ = degrade(hr, 2, kernel=kernels[index])
-        lr = (np.round(lr * 255) / 255).astype(np.float32)
+        pair.append((kernels[index], (np.round(lr * 255) / 255).astype(np.float32)))
+    return pair
+
+
+def _wide_and_narrow(estimator: str, pair: list[tuple[np.ndarray, np.ndarray]]) -> tuple[list[float], list[float]]:
+    """(estimated sizes, signed log size errors) of ``estimator`` for the narrowest and the widest shake."""
+    config = get_estimator(estimator).config
+    estimated, errors, shapes = [], [], []
+    for truth, lr in pair:
         k = estimate_kernel(lr, 2, config=config).kernel_x2
         shapes.append(k.shape)
         estimated.append(kernel_shape(k).size)
-        errors.append(size_error(k, kernels[index]))
+        errors.append(size_error(k, truth))
     # a kernel is saved on the usual 13x13 grid unless it needs the wide one
     assert shapes == ([(13, 13), (WIDE_SIZE, WIDE_SIZE)] if estimator == "prior-wide" else [(13, 13)] * 2)
     return estimated, errors
 
 
-def test_prior_wide_reads_wide_shake_that_a_13x13_network_cannot_hold():
-    (narrow, wide), (_, wide_error) = _wide_and_narrow("prior-wide")
-    _, (_, camera_error) = _wide_and_narrow("prior-camera")
+def test_prior_wide_reads_wide_shake_that_a_13x13_network_cannot_hold(shake_pair):
+    (narrow, wide), (_, wide_error) = _wide_and_narrow("prior-wide", shake_pair)
+    _, (_, camera_error) = _wide_and_narrow("prior-camera", shake_pair)
     assert wide > 2 * narrow
     assert camera_error < -0.3  # a 13x13 kernel is too small for the widest shake
     assert abs(wide_error) < 0.7 * abs(camera_error)  # measured: -0.62 against -1.11 (log size)
+
+
+def test_the_default_hands_a_kernel_too_wide_for_13x13_to_prior_wide(shake_pair):
+    """The panel's wide gate (``learned.panel_choice``): on the widest shake the default takes prior-wide's 19x19
+    kernel, where the confidences and margin alone keep a 13x13 one too small (measured: log size error -0.62 with
+    the gate, -1.11 without); on the narrowest the gate does not fire (same kernel with and without)."""
+    from kernelgan.estimator.learned import OUTSIDE_MASS, panel_choice
+    from kernelgan.estimator.registry import DEFAULT
+
+    assert panel_choice([0.3, 0.1, 0.2], 0.125, [0.0, 0.0, 0.02]) == 2
+    assert panel_choice([0.3, 0.1, 0.2], 0.125, [0.0, 0.0, OUTSIDE_MASS]) == 1  # fits the grid: the margin decides
+    gate = get_estimator(DEFAULT).config
+    assert gate.panel_wide_gate
+    plain = gate.with_overrides(panel_wide_gate=False)
+    (narrow_truth, narrow_lr), (wide_truth, wide_lr) = shake_pair
+    on, off = (estimate_kernel(wide_lr, 2, config=c) for c in (gate, plain))
+    assert on.kernel_x2.shape == (WIDE_SIZE, WIDE_SIZE) and on.quality["outside_mass"] > OUTSIDE_MASS
+    assert off.kernel_x2.shape == (13, 13)
+    assert abs(size_error(on.kernel_x2, wide_truth)) < abs(size_error(off.kernel_x2, wide_truth)) - 0.3
+    on, off = (estimate_kernel(narrow_lr, 2, config=c) for c in (gate, plain))
+    np.testing.assert_array_equal(on.kernel_x2, off.kernel_x2)
+    assert on.quality["outside_mass"] <= OUTSIDE_MASS
 
 
 def test_a_kernel_keeps_the_wide_grid_only_when_it_needs_it():

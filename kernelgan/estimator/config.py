@@ -29,6 +29,8 @@ class EstimatorConfig:
     software_threshold: float = 0.8  # above this probability the estimate is MATLAB's bicubic kernel (lobes kept)
     panel_margin: float = 0.0  # a panel of prior networks: another member than the first is chosen only when its
     # predicted size error is lower than the first's by more than this (RMS log size; docs/estimators.md)
+    panel_wide_gate: bool = True  # a panel: a member whose kernel does not fit G's grid (a wide network's, more than
+    # learned.OUTSIDE_MASS of it outside) takes the photo, whatever the confidences say (docs/estimators.md)
     # optimisation; 0 steps: no GAN, the estimate is the early prior's kernel
     iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (docs/estimators.md)
     crops_per_step: int = 1

@@ -26,13 +26,21 @@ LOW_CONFIDENCE_SIZE_ERROR = 0.4  # predicted RMS log size error (about 50% in si
 OUTSIDE_MASS = 0.005  # a wide network's kernel keeps its larger grid only when more than this share lies outside G's
 
 
+def outside_mass(kernel: np.ndarray, size: int) -> float:
+    """The share (0..1) of ``kernel``'s absolute mass (KxK, K odd, centred) outside the central ``size x size``
+    (0 when K <= ``size``)."""
+    total = float(np.abs(kernel).sum())
+    if kernel.shape[0] <= size or total == 0:
+        return 0.0
+    return (total - float(np.abs(fit_size(kernel, size)).sum())) / total
+
+
 def on_smallest_grid(kernel: np.ndarray, size: int) -> np.ndarray:
     """``kernel`` (KxK, K >= ``size``, both odd, centred) cropped to ``size x size`` and renormalised when no more
     than ``OUTSIDE_MASS`` of its absolute mass lies outside that grid (most photos: a wide network's kernel is
     saved on the usual grid); otherwise ``kernel`` as it is."""
-    inner = fit_size(kernel, size)
-    if kernel.shape[0] > size and np.abs(kernel).sum() - np.abs(inner).sum() <= OUTSIDE_MASS * np.abs(kernel).sum():
-        return normalise(inner)
+    if kernel.shape[0] > size and outside_mass(kernel, size) <= OUTSIDE_MASS:
+        return normalise(fit_size(kernel, size))
     return kernel
 
 
@@ -54,9 +62,14 @@ def prior_weight_paths(config: EstimatorConfig) -> tuple[list[Path], Path | None
     return networks, _weights_path(config.software_detector, "software")
 
 
-def panel_choice(errors: list[float], margin: float) -> int:
-    """The panel member whose predicted size error is smallest once every member after the first is handicapped by
-    ``margin`` (ties: the earlier member)."""
+def panel_choice(errors: list[float], margin: float, outside: list[float] | None = None) -> int:
+    """The panel member for a photo. With ``outside`` (each member's share of kernel mass outside G's grid, 0..1):
+    the first member whose kernel does not fit that grid (share > ``OUTSIDE_MASS``), as the members on G's grid
+    cannot give such a kernel. Otherwise the member whose predicted size error (``errors``) is smallest once every
+    member after the first is handicapped by ``margin`` (ties: the earlier member)."""
+    for i, share in enumerate(outside or []):
+        if share > OUTSIDE_MASS:
+            return i
     return int(np.argmin([e + (margin if i else 0.0) for i, e in enumerate(errors)]))
 
 
@@ -83,10 +96,12 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     MATLAB's bicubic kernel when the software detector is sure enough. Otherwise the kernel network's; with a
     panel of networks (``prior_weights`` "A,B,C", each with its confidence network) the kernel of the member whose
     confidence predicts the smallest size error, the others' predictions raised by ``panel_margin`` so that the
-    first member keeps the photo unless another is clearly surer (``prior_member``: its index in the panel). Quality: how much the
+    first member keeps the photo unless another is clearly surer, or, with ``panel_wide_gate``, a wide member whose
+    kernel does not fit G's grid (``panel_choice``; ``prior_member``: the index in the panel). Quality: how much the
     views disagree, the detector's probability and, where a confidence network judges the kernel, the predicted
     size error (RMS of log size; its bias), a 90% interval of the true size (px²), the predicted re-degradation
-    PSNR and ``low_confidence`` (1.0 when the predicted size error exceeds ``LOW_CONFIDENCE_SIZE_ERROR``)."""
+    PSNR and ``low_confidence`` (1.0 when the predicted size error exceeds ``LOW_CONFIDENCE_SIZE_ERROR``); with a
+    wide network, ``outside_mass``: the share of the chosen kernel outside G's grid."""
     if config.prior_views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {config.prior_views}")
     networks, detector = prior_weight_paths(config)
@@ -107,11 +122,14 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
         lacking = [str(n) for n, j in zip(networks, judged, strict=True) if j.confidence is None]
         raise InputError(f"a panel of prior networks needs a confidence network for each; none for {', '.join(lacking)}")
     errors = [0.0 if j.confidence is None else j.confidence.size_error for j in judged]
-    member = panel_choice(errors, config.panel_margin)
+    outside = [outside_mass(j.kernel, config.kernel_size) for j in judged]
+    member = panel_choice(errors, config.panel_margin, outside if config.panel_wide_gate else None)
     chosen = judged[member]
     quality["view_size_spread"] = view_size_spread(predictions[member].kernels)
     if len(judged) > 1:
         quality["prior_member"] = float(member)
+    if size > config.kernel_size:
+        quality["outside_mass"] = outside[member]
     if chosen.confidence is not None:
         confidence = chosen.confidence
         low, high = confidence.size_interval(kernel_shape(chosen.kernel).size)

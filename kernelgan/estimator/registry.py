@@ -51,8 +51,9 @@ def _learned(**changes: object) -> EstimatorConfig:
 register(EstimatorSpec(
     "prior-panel", "learned kernel prior, a panel of four networks (prior, prior-sharp, prior-camera, prior-wide) "
     "reading the same spectra: prior's kernel unless another network's confidence predicts a size error smaller by "
-    f"more than {PANEL_MARGIN} (the default since 2026-12-02, prior-wide in it since 2026-12-03; --opt "
-    "panel_margin=0: always the smallest predicted error)",
+    f"more than {PANEL_MARGIN}, or prior-wide's when its kernel does not fit 13x13 (the default since 2026-12-02, "
+    "prior-wide in it since 2026-12-03; --opt panel_margin=0: always the smallest predicted error; --opt "
+    "panel_wide_gate=false: no wide gate)",
     _learned(prior_weights=PANEL, panel_margin=PANEL_MARGIN)))
 register(EstimatorSpec(
     "prior", "learned kernel prior, one network: it reads the image's mean local power spectrum and predicts its "

@@ -208,6 +208,9 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
     shape = kernel_shape(result.kernel_x2)
     software = result.quality.get("software_downscaling_probability", 0.0) > config.software_threshold
     note = " (software bicubic downscaling detected)" if software else ""
+    grid = result.kernel_x2.shape[0]
+    if grid > config.kernel_size:  # a wide network's kernel that does not fit the usual grid
+        note += f" ({grid}x{grid} kernel: wider than {config.kernel_size}x{config.kernel_size})"
     return {"seconds": round(seconds, 3), "seed_used": result.seed, "retries": len(result.attempts) - 1,
             "quality": result.quality, "kernel_size": round(shape.size, 4), "anisotropy": round(shape.anisotropy, 4),
             "degradation": degradation.to_dict(), "outputs": [str(p) for p in outputs],

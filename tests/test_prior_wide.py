@@ -105,6 +105,21 @@ def test_the_default_hands_a_kernel_too_wide_for_13x13_to_prior_wide(shake_pair)
     assert on.quality["outside_mass"] <= OUTSIDE_MASS
 
 
+def test_the_summary_line_says_when_the_kernel_is_wider_than_13x13(tmp_path, shake_pair):
+    from conftest import run_cli
+    from kernelgan.io import write_image
+
+    (_, narrow_lr), (_, wide_lr) = shake_pair
+    for name, lr in (("narrow", narrow_lr), ("wide", wide_lr)):
+        write_image(tmp_path / f"{name}.png", lr)
+    result = run_cli("estimate", tmp_path / "narrow.png", tmp_path / "wide.png", "-o", tmp_path / "out")
+    assert result.exit_code == 0
+    lines = {name: next(line for line in result.output.splitlines() if f"{name}.png:" in line)
+             for name in ("narrow", "wide")}
+    assert "19x19 kernel: wider than 13x13" in lines["wide"] and "wider than" not in lines["narrow"]
+    assert np.load(tmp_path / "out" / "wide_kernel_x2.npy").shape == (WIDE_SIZE, WIDE_SIZE)
+
+
 def test_a_kernel_keeps_the_wide_grid_only_when_it_needs_it():
     from kernelgan.estimator.learned import on_smallest_grid
     from kernelgan.kernels import anisotropic_gaussian

@@ -44,7 +44,7 @@ from kernelgan.evaluate_maps import cell_psnr  # noqa: E402
 from kernelgan.families import fixed_kernel  # noqa: E402
 from kernelgan.io import read_image  # noqa: E402
 from kernelgan.kernel_map import degrade_with_map, uniform_map  # noqa: E402
-from kernelgan.kernels import bicubic_kernel, random_kernel  # noqa: E402
+from kernelgan.kernels import bicubic_kernel, fit_size, normalise, random_kernel  # noqa: E402
 from kernelgan.metrics import psnr_y  # noqa: E402
 from kernelgan.presets.varying import MODES, camera_kernel, random_map  # noqa: E402
 from kernelgan.sr.srmd import SRMDWeights, shipped_weights, super_resolve  # noqa: E402
@@ -55,7 +55,8 @@ SR_ROWS = ("map", "split", "global", "fixed", "true")
 
 
 def naive_split(lr: np.ndarray, size: int, config: EstimatorConfig) -> np.ndarray:
-    """3x3 x K x K: the default estimate of each region of a 3x3 split, alone."""
+    """3x3 x K x K: the default estimate of each region of a 3x3 split, alone (a region's kernel on another grid,
+    e.g. a 19x19 one from the wide gate, fitted to ``size``)."""
     h, w = lr.shape[:2]
     cells = []
     for i in range(3):
@@ -63,7 +64,7 @@ def naive_split(lr: np.ndarray, size: int, config: EstimatorConfig) -> np.ndarra
             top, bottom = i * h // 3, max((i + 1) * h // 3, i * h // 3 + 64)
             left, right = j * w // 3, max((j + 1) * w // 3, j * w // 3 + 64)
             region = lr[min(top, h - 64):bottom, min(left, w - 64):right]  # at least the prior's 64 px
-            cells.append(estimate_kernel(region, 2, config=config, device="cpu").kernel_x2)
+            cells.append(normalise(fit_size(estimate_kernel(region, 2, config=config, device="cpu").kernel_x2, size)))
     return np.stack(cells).reshape(3, 3, size, size)
 
 

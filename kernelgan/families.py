@@ -50,7 +50,7 @@ from .kernels import (
     wanted_centre,
 )
 from .metrics import psnr_from_mse
-from .resamplers import RESAMPLERS, resampler_kernel
+from .resamplers import PLAIN_SAMPLING, RESAMPLERS, resampler_kernel
 
 SIZE = 11  # grid of the generated kernels (DIV2KRK's x2 size)
 WIDE_SIZE = 19  # grid of the wide families' kernels (shake up to 15-16 px)
@@ -184,16 +184,12 @@ def _combo(rng: np.random.Generator) -> np.ndarray:
     return centre_kernel(normalise(fit_size(centre_kernel(both, 2), SIZE)), 2)
 
 
-# plain sampling (no antialiasing) of box, bilinear and hamming at x2 is nearest-neighbour or the box kernel again
-_PLAIN_SAMPLING = ("bicubic", "bicubic-opencv", "mitchell", "lanczos2", "lanczos3")
-
-
 def _software(rng: np.random.Generator) -> np.ndarray:
     """A software resampler's exact x2 kernel (``resamplers``; its own odd size, up to 13x13 for Lanczos-3): one of
     its filters drawn uniformly, antialiased, or for the interpolating ones plain sampling with probability 1/4;
     negative lobes kept."""
     name = RESAMPLERS[int(rng.integers(len(RESAMPLERS)))]
-    antialias = name not in _PLAIN_SAMPLING or rng.random() < 0.75
+    antialias = name not in PLAIN_SAMPLING or rng.random() < 0.75
     return resampler_kernel(name, 2, antialias)
 
 

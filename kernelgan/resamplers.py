@@ -71,6 +71,9 @@ FILTERS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = {
     "lanczos3": (_lanczos(3), 3.0),
 }
 RESAMPLERS = tuple(FILTERS)
+# the filters whose plain sampling (no antialiasing) is a kernel of its own; at x2 that of box, bilinear and hamming
+# is nearest-neighbour or the box kernel again
+PLAIN_SAMPLING = ("bicubic", "bicubic-opencv", "mitchell", "lanczos2", "lanczos3")
 
 
 def resampler_line(name: str, scale: int, antialias: bool = True) -> np.ndarray:

@@ -279,6 +279,25 @@ def test_default_estimator_tells_software_downscaling_from_optical_blur():
     assert b.quality["software_downscaling_probability"] < 0.5 and b.kernel_x2.min() >= 0
 
 
+def test_software_downscaling_at_x4_gets_matlabs_x4_kernel_not_the_x2_kernel_twice():
+    """A held-out photo (skipped without ../shared/data) shrunk x4 by MATLAB's bicubic ``imresize``: when the
+    detector names it, the x4 kernel is imresize's own x4 kernel (its bicubic stretched by 4), whose blur
+    reproduces the LR exactly, and not the x2 kernel applied twice."""
+    from conftest import shared
+    from kernelgan.evaluate import redegradation_psnr
+    from kernelgan.kernels import analytic_x4
+    from kernelgan.resize import imresize
+
+    hr = read_image(shared("BSD100", "img_012.png"))
+    lr = (np.round(np.clip(imresize(hr, 0.25), 0, 1) * 255) / 255).astype(np.float32)
+    result = estimate_kernel(lr, 4, device="cpu")
+    assert result.quality["software_downscaling_probability"] > 0.8
+    assert result.kernel_x4.shape == bicubic_kernel(4).shape
+    assert np.allclose(result.kernel_x4, bicubic_kernel(4))
+    assert redegradation_psnr(hr, result.kernel_x4, bicubic_kernel(4), 4) >= 100
+    assert redegradation_psnr(hr, analytic_x4(bicubic_kernel(2)), bicubic_kernel(4), 4) < 60
+
+
 @pytest.mark.parametrize(("estimator", "most_under_floor"), [("prior", 2), ("prior-sharp", 0)])
 def test_prior_estimators_on_div2krk_beat_the_fixed_kernel_and_track_size(estimator, most_under_floor):
     """Accuracy on images with known kernels (skipped without ../shared/data): the first 20 DIV2KRK x2 images.

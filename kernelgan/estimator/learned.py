@@ -14,7 +14,7 @@ import torch
 
 from ..errors import InputError, KernelganError
 from ..kernel_shape import kernel_shape
-from ..kernels import fit_size, normalise
+from ..kernels import bicubic_kernel, fit_size, normalise
 from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
 from .confidence import Confidence, confidence_file_for, confidence_network_for, predict_confidence
@@ -139,6 +139,11 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     return on_smallest_grid(chosen.kernel, config.kernel_size), quality
 
 
+def software_detected(quality: dict[str, float], config: EstimatorConfig) -> bool:
+    """Whether the software detector called the photo shrunk by MATLAB's bicubic ``imresize`` (``learned_kernel``)."""
+    return quality.get("software_downscaling_probability", 0.0) > config.software_threshold
+
+
 class LearnedPrior:
     """The estimator of the ``prior*`` configurations (``early_prior="learned"``, no GAN steps)."""
 
@@ -160,6 +165,9 @@ class LearnedPrior:
                 try:
                     target, quality = learned_kernel(as_rgb(image, self.config), self.config, device)
                     k2, k4 = finish_kernel(target, self.config, scale)
+                    if k4 is not None and software_detected(quality, self.config):
+                        # imresize shrinks x4 with its bicubic stretched by 4, not with the x2 kernel applied twice
+                        k4 = bicubic_kernel(4)
                     results.append(EstimateResult(k2, k4, target, seed, [{"seed": seed, "rejected": None}],
                                                   quality=quality))
                 except KernelganError as exc:

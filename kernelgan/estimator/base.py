@@ -60,10 +60,12 @@ def as_rgb(image: np.ndarray, config: EstimatorConfig) -> np.ndarray:
     return image
 
 
-def finish_kernel(raw: np.ndarray, config: EstimatorConfig, scale: int) -> tuple[np.ndarray, np.ndarray | None]:
+def finish_kernel(raw: np.ndarray, config: EstimatorConfig, scale: int, keep_negative: bool | None = None
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
     """Post-processing (paper): zero negligible values, clip, renormalise, centre (negative lobes clipped unless
-    ``config.keep_negative``); x4 derived analytically."""
-    k2 = centre_kernel(clean_kernel(raw, config.keep_largest) if config.clean else raw, 2, config.keep_negative)
+    ``keep_negative``, by default ``config.keep_negative``); x4 derived analytically."""
+    keep = config.keep_negative if keep_negative is None else keep_negative
+    k2 = centre_kernel(clean_kernel(raw, config.keep_largest) if config.clean else raw, 2, keep)
     return k2, (trim_rim(analytic_x4(k2)) if scale == 4 else None)
 
 

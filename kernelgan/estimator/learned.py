@@ -164,8 +164,11 @@ class LearnedPrior:
             for image in images:
                 try:
                     target, quality = learned_kernel(as_rgb(image, self.config), self.config, device)
-                    k2, k4 = finish_kernel(target, self.config, scale)
-                    if k4 is not None and software_detected(quality, self.config):
+                    # negative lobes only on MATLAB's kernel: centring an optical kernel by a cubic spline can
+                    # dip a hair under zero near its rim
+                    software = software_detected(quality, self.config)
+                    k2, k4 = finish_kernel(target, self.config, scale, self.config.keep_negative and software)
+                    if k4 is not None and software:
                         # imresize shrinks x4 with its bicubic stretched by 4, not with the x2 kernel applied twice
                         k4 = bicubic_kernel(4)
                     results.append(EstimateResult(k2, k4, target, seed, [{"seed": seed, "rejected": None}],

@@ -9,14 +9,17 @@ OpenCV's INTER_LINEAR / INTER_CUBIC or torch's ``interpolate`` do by default) at
 correlate and subsample (what ``kernelgan degrade --resampler NAME [--no-antialias]`` writes), 8-bit rounding;
 and again with a JPEG after it (quality U(75, 95), seeded by photo and case, as web images are saved). Rows
 (re-degradation Y-PSNR of the HR shrunk with each kernel against the HR shrunk with the true one, dB):
-- estimate: the default estimator's kernel at that scale (x4: its analytic x4 kernel);
+- estimate: the default estimator's kernel at that scale (x4: its analytic x4 kernel, or imresize's x4 kernel
+  where the detector names MATLAB's bicubic);
+- no detector: the same without the software detector (``--opt software_detector=``);
 - fixed: the software family's best image-blind kernel at that scale (the isotropic Gaussian with the highest mean
   kernel PSNR over the 13 resamplers' kernels, chosen without any image);
 - matlab-bicubic: MATLAB's antialiased bicubic kernel (``kernels.bicubic_kernel``) for every photo;
 - true: the resampler's own kernel (100 dB).
 Also, per resampler, what the software detector named (MATLAB's bicubic kernel returned, or "camera / optical
 blur"), and how often it fires on camera-like blur (the camera families, the held-out tremor and DIV2KRK's
-Gaussians, each photo blurred once by one kernel of each; x2, and x4 as the x2 kernel applied twice).
+Gaussians, each photo blurred once by one kernel of each; x2, and x4 as the x2 kernel applied twice), and the
+detector's threshold replayed (``--thresholds``; decide on ``--set tuning``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import json
 import multiprocessing as mp
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite import DATA, central_crop, photos  # noqa: E402
 
 from kernelgan.estimator import estimate_kernel  # noqa: E402
+from kernelgan.estimator.config import EstimatorConfig  # noqa: E402
+from kernelgan.estimator.learned import software_detected  # noqa: E402
 from kernelgan.estimator.registry import DEFAULT, get_estimator  # noqa: E402
 from kernelgan.evaluate import redegradation_psnr  # noqa: E402
 from kernelgan.families import VARIANCE_GRID, isotropic_gaussian, sample_kernel  # noqa: E402
@@ -47,7 +53,7 @@ from kernelgan.synth import crop_to_multiple, degrade, image_rng  # noqa: E402
 CASES = [(name, True) for name in RESAMPLERS] + [(name, False) for name in PLAIN_SAMPLING]
 CAMERA_FAMILIES = ("lens", "shake", "combo", "tremor", "div2krk")
 MIN_LR = 64  # px: the smallest LR side the estimator reads
-ROWS = ("estimate", "fixed", "matlab-bicubic", "true")
+ROWS = ("estimate", "no detector", "fixed", "matlab-bicubic", "true")
 CAMERA_NAME = "camera / optical blur"
 
 
@@ -72,9 +78,9 @@ def fixed_kernel(scale: int) -> np.ndarray:
     return best
 
 
-def named(kernel: np.ndarray) -> str:
-    """What the estimator said the photo is: MATLAB's bicubic (its kernel returned, negative lobes) or camera."""
-    return "bicubic" if kernel.min() < 0 else CAMERA_NAME
+def named(quality: dict, config: EstimatorConfig) -> str:
+    """What the estimator said the photo is: MATLAB's bicubic (the detector fired: its kernel returned) or camera."""
+    return "bicubic" if software_detected(quality, config) else CAMERA_NAME
 
 
 def run_case(args: tuple[str, str, bool, int, bool, int, int]) -> dict | None:
@@ -100,16 +106,22 @@ def run_case(args: tuple[str, str, bool, int, bool, int, int]) -> dict | None:
         quality = int(rng.integers(75, 96))
         lr = np.round(np.clip(ops.jpeg(lr, quality), 0, 1) * 255) / 255
     lr = lr.astype(np.float32)
-    result = estimate_kernel(lr, scale, config=get_estimator(DEFAULT).config, seed=0, device="cpu")
-    estimate = result.kernel_x4 if scale == 4 else result.kernel_x2
-    out = {"photo": stem, "case": name if camera else case_name(name, antialias), "camera": camera, "scale": scale,
-           "jpeg": quality, "named": named(result.kernel_x2),
-           "software_probability": result.quality.get("software_downscaling_probability")}
-    if not camera:
-        kernels = {"estimate": estimate, "fixed": fixed_kernel(scale), "matlab-bicubic": bicubic_kernel(scale),
-                   "true": truth}
-        out.update({row: redegradation_psnr(hr, k, truth, scale) for row, k in kernels.items()})
-    return out
+    config = get_estimator(DEFAULT).config
+    result = estimate_kernel(lr, scale, config=config, seed=0, device="cpu")
+    blind = estimate_kernel(lr, scale, config=replace(config, software_detector=""), seed=0, device="cpu")
+    kernels = {"estimate": result.kernel_x4 if scale == 4 else result.kernel_x2,
+               "no detector": blind.kernel_x4 if scale == 4 else blind.kernel_x2,
+               "fixed": fixed_kernel(scale), "matlab-bicubic": bicubic_kernel(scale), "true": truth}
+    return {"photo": stem, "case": name if camera else case_name(name, antialias), "camera": camera, "scale": scale,
+            "jpeg": quality, "named": named(result.quality, config),
+            "software_probability": result.quality.get("software_downscaling_probability"),
+            **{row: redegradation_psnr(hr, k, truth, scale) for row, k in kernels.items()}}
+
+
+def replayed(case: dict, threshold: float) -> float:
+    """The case's re-degradation PSNR had the detector's threshold been ``threshold``: MATLAB's kernel above it,
+    the estimate without the detector otherwise (what the estimator returns in either case)."""
+    return case["matlab-bicubic"] if case["software_probability"] > threshold else case["no detector"]
 
 
 def main() -> None:
@@ -121,6 +133,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="first N photos only")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write every case here")
+    parser.add_argument("--thresholds", default="0.5,0.8,0.9,0.95,0.99",
+                        help="detector thresholds to replay (the default's: 0.8)")
     args = parser.parse_args()
     paths = photos(args.set, DATA)[: args.limit or None]
     scales = [int(s) for s in args.scales.split(",")]
@@ -156,13 +170,28 @@ def main() -> None:
         group = [c for c in soft if (c["jpeg"] is not None) == jpeg]
         right = [c for c in group if c["named"] == "bicubic" and c["case"] == "bicubic"]
         print(f"- {'JPEG' if jpeg else 'clean'}: {len(right)}/{len(group)} ({100 * len(right) / len(group):.0f}%)")
-    print("\n## Camera-like blur called software (the detector fired)")
+    print("\n## Camera-like blur: called software (the detector fired); re-degradation PSNR with / without the detector")
     for scale in scales:
-        for family in CAMERA_FAMILIES:
-            group = [c for c in cases if c["camera"] and c["scale"] == scale and c["case"] == family]
-            print(f"- x{scale} {family}: {sum(c['named'] == 'bicubic' for c in group)}/{len(group)}")
-        group = [c for c in cases if c["camera"] and c["scale"] == scale]
-        print(f"- x{scale} all: {sum(c['named'] == 'bicubic' for c in group)}/{len(group)}")
+        for family in [*CAMERA_FAMILIES, "all"]:
+            group = [c for c in cases if c["camera"] and c["scale"] == scale and family in (c["case"], "all")]
+            print(f"- x{scale} {family}: {sum(c['named'] == 'bicubic' for c in group)}/{len(group)}, "
+                  f"{statistics.fmean(c['estimate'] for c in group):.2f} / "
+                  f"{statistics.fmean(c['no detector'] for c in group):.2f} dB")
+    print("\n## The detector's threshold replayed: mean re-degradation PSNR (dB) of software photos (clean / JPEG) and "
+          "of camera-like photos; camera photos called software")
+    print("| threshold | " + " | ".join(f"x{s} software | x{s} software JPEG | x{s} camera | x{s} camera called software"
+                                      for s in scales) + " |")
+    print("|---" * (1 + 4 * len(scales)) + "|")
+    for threshold in (float(t) for t in args.thresholds.split(",")):
+        cells = []
+        for scale in scales:
+            clean = [c for c in soft if c["scale"] == scale and c["jpeg"] is None]
+            compressed = [c for c in soft if c["scale"] == scale and c["jpeg"] is not None]
+            camera = [c for c in cases if c["camera"] and c["scale"] == scale]
+            fired = sum(c["software_probability"] > threshold for c in camera)
+            cells += [f"{statistics.fmean(replayed(c, threshold) for c in group):.2f}" for group in (clean, compressed, camera)]
+            cells.append(f"{fired}/{len(camera)}")
+        print(f"| {threshold} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
         "files": [p.name for p in outputs],
     }
     if kmap is not None:  # the map before the upscale that reads it and the record that commits the set
-        record["kernel_map"] = _write_map(output, stem, scale, img, kmap)
+        record["kernel_map"] = _write_map(output, stem, scale, img, kmap, result.kernel_x4)
     if sr_backend != "none":  # the upscale first: the record, written last, commits the whole set
         sr_event = upscale_file(path, None, output=output, scale=scale, backend=sr_backend, force=True,
                                 options={"seed": seed, "device": device, **({"real": True} if real else {})},
@@ -221,9 +221,15 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
                                                        "grid": [kmap.grid.rows, kmap.grid.cols]}})}
 
 
-def _write_map(output: Path, stem: str, scale: int, img: np.ndarray, kmap: KernelMap) -> dict:
-    """Write the map (x2, and x4 at scale 4) and its picture; returns the record's ``kernel_map`` entry."""
-    maps = {2: kmap.kernels} | ({4: x4_map(kmap.kernels)} if scale == 4 else {})
+def _write_map(output: Path, stem: str, scale: int, img: np.ndarray, kmap: KernelMap,
+               kernel_x4: np.ndarray | None) -> dict:
+    """Write the map (x2, and x4 at scale 4) and its picture; returns the record's ``kernel_map`` entry. A uniform
+    map's x4 cells are the estimate's own x4 kernel (``kernel_x4``: the analytic x4 of the x2 kernel, or for a
+    photo shrunk by MATLAB's imresize, imresize's x4 kernel)."""
+    maps = {2: kmap.kernels}
+    if scale == 4:
+        maps[4] = (x4_map(kmap.kernels) if kmap.varies or kernel_x4 is None
+                   else np.broadcast_to(kernel_x4, kmap.kernels.shape[:2] + kernel_x4.shape).copy())
     for s, m in maps.items():
         save_kernel_map(kernel_map_path(output, stem, s), m)
     write_image(map_picture_path(output, stem), map_picture(img, kmap.kernels).astype(np.float32) / 255)

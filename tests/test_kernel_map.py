@@ -150,6 +150,26 @@ def test_estimate_writes_the_map_and_sr_uses_it(tmp_path):
     assert read_image(tmp_path / "sr" / "halves_x2_srmd.png").shape[:2] == (2 * 194, 2 * 292)
 
 
+def test_a_uniform_maps_x4_cells_are_the_estimates_x4_kernel(tmp_path):
+    """With --scale 4 a uniform map holds the saved x4 kernel in every cell: for a photo shrunk x4 by MATLAB's
+    imresize (skipped without ../shared/data) that is imresize's own x4 kernel, not the x2 kernel applied twice."""
+    from conftest import shared
+    from kernelgan.io import write_image
+    from kernelgan.kernels import bicubic_kernel
+    from kernelgan.resize import imresize
+
+    hr = read_image(shared("BSD100", "img_012.png"))
+    write_image(tmp_path / "web.png", np.clip(imresize(hr, 0.25), 0, 1).astype(np.float32))
+    out = tmp_path / "out"
+    result = run_cli("estimate", tmp_path / "web.png", "-o", out, "--kernel-map", "--scale", "4", "-q")
+    assert result.exit_code == 0, result.output
+    k4 = np.load(out / "web_kernel_x4.npy")
+    assert np.allclose(k4, bicubic_kernel(4), atol=1e-6)
+    kmap4 = np.load(out / "web_kernelmap_x4.npy")
+    assert json.loads((out / "web.json").read_text())["kernel_map"]["verdict"] == "uniform"
+    assert np.allclose(kmap4, k4[None, None], atol=1e-6)
+
+
 def test_map_options_are_checked_before_any_work(tmp_path):
     bad = run_cli("estimate", SAMPLES / "zebra.png", "-o", tmp_path, "--kernel-map", "--map-grid", "3by4")
     assert bad.exit_code != 0 and "ROWSxCOLS" in bad.output

@@ -135,25 +135,42 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write every case here")
     parser.add_argument("--thresholds", default="0.5,0.8,0.9,0.95,0.99",
                         help="detector thresholds to replay (the default's: 0.8)")
+    parser.add_argument("--tables-from", type=Path, default=None,
+                        help="print the tables of the cases in this --json file instead of running")
     args = parser.parse_args()
-    paths = photos(args.set, DATA)[: args.limit or None]
     scales = [int(s) for s in args.scales.split(",")]
-    work = [(str(p), n, a, s, j, args.crop, args.seed) for s in scales for j in (False, True) for p in paths
-            for n, a in CASES]
-    work += [(str(p), f, False, s, False, args.crop, args.seed) for s in scales for p in paths for f in CAMERA_FAMILIES]
-    print(f"# {len(paths)} photos ({args.set}), crop {args.crop}, scales {scales}, seed {args.seed}, "
-          f"estimator {DEFAULT}; {len(work)} LR photos", flush=True)
-    with mp.get_context("spawn").Pool(args.jobs) as pool:
-        cases = [c for c in pool.map(run_case, work, chunksize=1) if c is not None]
-    print(f"# {len(work) - len(cases)} left out (LR under {MIN_LR} px)")
-    if args.json:
-        args.json.write_text(json.dumps(cases, indent=1))
+    if args.tables_from:
+        cases = [c for c in json.loads(args.tables_from.read_text()) if c["scale"] in scales]
+        n_photos = len({c["photo"] for c in cases})
+    else:
+        paths = photos(args.set, DATA)[: args.limit or None]
+        n_photos = len(paths)
+        work = [(str(p), n, a, s, j, args.crop, args.seed) for s in scales for j in (False, True) for p in paths
+                for n, a in CASES]
+        work += [(str(p), f, False, s, False, args.crop, args.seed) for s in scales for p in paths
+                 for f in CAMERA_FAMILIES]
+        print(f"# {len(paths)} photos ({args.set}), crop {args.crop}, scales {scales}, seed {args.seed}, "
+              f"estimator {DEFAULT}; {len(work)} LR photos", flush=True)
+        with mp.get_context("spawn").Pool(args.jobs) as pool:
+            cases = [c for c in pool.map(run_case, work, chunksize=1) if c is not None]
+        print(f"# {len(work) - len(cases)} left out (LR under {MIN_LR} px)")
+        if args.json:
+            args.json.write_text(json.dumps(cases, indent=1))
+    print_tables(cases, scales, n_photos, [float(t) for t in args.thresholds.split(",")])
+
+
+def print_tables(cases: list[dict], scales: list[int], n_photos: int, thresholds: list[float]) -> None:
+    """The tables of ``cases`` (``run_case``'s); "named bicubic" from the detector's probability and the default's
+    threshold."""
+    default_threshold = get_estimator(DEFAULT).config.software_threshold
+    for c in cases:
+        c["named"] = "bicubic" if c["software_probability"] > default_threshold else CAMERA_NAME
     soft = [c for c in cases if not c["camera"]]
     for scale in scales:
         for jpeg in (False, True):
             group = [c for c in soft if c["scale"] == scale and (c["jpeg"] is not None) == jpeg]
             print(f"\n## x{scale}, {'JPEG 75-95' if jpeg else 'no JPEG'}: re-degradation PSNR (dB), mean over "
-                  f"{len(paths)} photos; named = what the detector called them")
+                  f"{n_photos} photos; named = what the detector called them")
             print("| resampler | " + " | ".join(ROWS) + " | estimate - fixed | named bicubic |")
             print("|---" * (len(ROWS) + 3) + "|")
             for name in [case_name(n, a) for n, a in CASES]:
@@ -161,9 +178,9 @@ def main() -> None:
                 means = [statistics.fmean(c[r] for c in rows) for r in ROWS]
                 hits = sum(c["named"] == "bicubic" for c in rows)
                 print(f"| {name} | " + " | ".join(f"{m:.2f}" for m in means) +
-                      f" | {means[0] - means[1]:+.2f} | {hits}/{len(rows)} |")
+                      f" | {means[0] - means[ROWS.index('fixed')]:+.2f} | {hits}/{len(rows)} |")
             means = [statistics.fmean(c[r] for c in group) for r in ROWS]
-            print("| **all** | " + " | ".join(f"{m:.2f}" for m in means) + f" | {means[0] - means[1]:+.2f} | "
+            print("| **all** | " + " | ".join(f"{m:.2f}" for m in means) + f" | {means[0] - means[ROWS.index('fixed')]:+.2f} | "
                   f"{sum(c['named'] == 'bicubic' for c in group)}/{len(group)} |")
     print("\n## Named right (the true resampler named; today the detector can name only MATLAB's bicubic)")
     for jpeg in (False, True):
@@ -182,7 +199,7 @@ def main() -> None:
     print("| threshold | " + " | ".join(f"x{s} software | x{s} software JPEG | x{s} camera | x{s} camera called software"
                                       for s in scales) + " |")
     print("|---" * (1 + 4 * len(scales)) + "|")
-    for threshold in (float(t) for t in args.thresholds.split(",")):
+    for threshold in thresholds:
         cells = []
         for scale in scales:
             clean = [c for c in soft if c["scale"] == scale and c["jpeg"] is None]

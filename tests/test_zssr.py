@@ -210,6 +210,24 @@ def test_gradual_x4_trains_on_from_x2_with_the_x4_kernel_against_the_photo(monke
     assert two_passes.shape == sr.shape and np.abs(two_passes - sr).mean() > 1e-4
 
 
+def test_the_x4_stage_takes_its_own_step_budget(monkeypatch):
+    """``x4_max_iters`` / ``x4_min_iters`` set the gradual x4 stage's steps; the x2 stage keeps ``max_iters``."""
+    budgets: list[tuple[int, int, int]] = []  # (scale, max_iters, min_iters)
+    original_train = zssr.train
+
+    def spy_train(sources, kernel, scale, net, config, *args, **kwargs):
+        budgets.append((scale, config.max_iters, config.min_iters))
+        return original_train(sources, kernel, scale, net, config, *args, **kwargs)
+
+    monkeypatch.setattr(zssr, "train", spy_train)
+    lr = np.random.default_rng(7).random((40, 44, 3)).astype(np.float32)
+    k2 = centre_kernel(anisotropic_gaussian(13, 2.0, 1.5, 0.3, (6, 6)), 2)
+    options = {"max_iters": 3, "crop": 32, "channels": 8, "precision": "fp32", "start": ""}
+    get_backend("zssr").upscale(lr, k2, 4, **options, x4_max_iters=5, x4_min_iters=7)
+    get_backend("zssr").upscale(lr, k2, 4, **options)
+    assert budgets == [(2, 3, 256), (4, 5, 7), (2, 3, 256), (4, 3, 256)]
+
+
 def test_channels_last_is_the_same_network_in_another_memory_order():
     torch.manual_seed(0)
     plain = ResidualNet(channels=8, layers=3).eval()

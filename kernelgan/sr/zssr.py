@@ -77,6 +77,8 @@ class ZSSRConfig:
     # for this shape (``zssr_start``; trained on BSD100/Set14 by ``kernelgan train-zssr-start``) or such a file
     gradual: bool = True  # x4 as published: an x2 stage, then x4 against the photo with the x4 kernel, the network
     # trained on from x2, fathers also from the x2 output (False: two x2 passes, the second on the x2 output)
+    x4_max_iters: int = 0  # ours: the gradual x4 stage's max_iters and min_iters (0: the same as the x2 stage's); the
+    x4_min_iters: int = 0  # x4 stage makes the x4 output, so the last tenths at x4 are bought there (docs/zssr.md)
 
 
 # the public configuration for a given kernel: 128-px fathers, 3000 steps, no rotations/flips of fathers and no
@@ -354,11 +356,14 @@ def super_resolve(lr: torch.Tensor, kernel: np.ndarray, scale: int, config: ZSSR
     1x3x(scale·H)x(scale·W) in [0, 1] on ``lr``'s device.
 
     x4 with ``config.gradual`` (published): the x2 stage, then the same network trained on for x4 against the
-    photo with the analytic x4 kernel, fathers from the photo and the x2 output. Without: two x2 passes (the second
+    photo with the analytic x4 kernel, fathers from the photo and the x2 output (``x4_max_iters`` /
+    ``x4_min_iters`` steps when set). Without: two x2 passes (the second
     on the x2 output, with the same x2 kernel), back-projected against the photo with the x4 kernel."""
     net, sr = stage([(lr, 1.0)], kernel, 2, None, config, real, seed, progress)
     if scale == 4 and config.gradual:
-        _, sr = stage([(lr, 1.0), (sr, 2.0)], analytic_x4(kernel), 4, net, config, real, seed + 1, progress)
+        x4 = replace(config, max_iters=config.x4_max_iters or config.max_iters,
+                     min_iters=config.x4_min_iters or config.min_iters)
+        _, sr = stage([(lr, 1.0), (sr, 2.0)], analytic_x4(kernel), 4, net, x4, real, seed + 1, progress)
     elif scale == 4:
         _, sr = stage([(sr, 1.0)], kernel, 2, None, config, real, seed + 1, progress)
         sr = back_project(sr, lr, analytic_x4(kernel), 4, 0 if real else config.back_projection)

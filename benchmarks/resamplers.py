@@ -30,6 +30,7 @@ import multiprocessing as mp
 import statistics
 import sys
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,7 @@ def case_name(name: str, antialias: bool) -> str:
     return name if antialias else f"{name} (plain sampling)"
 
 
+@cache
 def fixed_kernel(scale: int) -> np.ndarray:
     """The isotropic Gaussian (centred for ``scale``) with the highest mean kernel PSNR over the resamplers'
     kernels at ``scale`` (``CASES``), on a grid that holds them all; no image is looked at."""
@@ -78,9 +80,11 @@ def fixed_kernel(scale: int) -> np.ndarray:
     return best
 
 
-def named(quality: dict, config: EstimatorConfig) -> str:
-    """What the estimator said the photo is: MATLAB's bicubic (the detector fired: its kernel returned) or camera."""
-    return "bicubic" if software_detected(quality, config) else CAMERA_NAME
+def named(case: dict, config: EstimatorConfig) -> str:
+    """What the estimator said the photo of ``case`` (``run_case``'s) is: MATLAB's bicubic (the detector fired: its
+    kernel returned) or camera."""
+    fired = software_detected({"software_downscaling_probability": case["software_probability"]}, config)
+    return "bicubic" if fired else CAMERA_NAME
 
 
 def run_case(args: tuple[str, str, bool, int, bool, int, int]) -> dict | None:
@@ -113,7 +117,7 @@ def run_case(args: tuple[str, str, bool, int, bool, int, int]) -> dict | None:
                "no detector": blind.kernel_x4 if scale == 4 else blind.kernel_x2,
                "fixed": fixed_kernel(scale), "matlab-bicubic": bicubic_kernel(scale), "true": truth}
     return {"photo": stem, "case": name if camera else case_name(name, antialias), "camera": camera, "scale": scale,
-            "jpeg": quality, "named": named(result.quality, config),
+            "jpeg": quality,
             "software_probability": result.quality.get("software_downscaling_probability"),
             **{row: redegradation_psnr(hr, k, truth, scale) for row, k in kernels.items()}}
 
@@ -162,9 +166,9 @@ def main() -> None:
 def print_tables(cases: list[dict], scales: list[int], n_photos: int, thresholds: list[float]) -> None:
     """The tables of ``cases`` (``run_case``'s); "named bicubic" from the detector's probability and the default's
     threshold."""
-    default_threshold = get_estimator(DEFAULT).config.software_threshold
+    config = get_estimator(DEFAULT).config
     for c in cases:
-        c["named"] = "bicubic" if c["software_probability"] > default_threshold else CAMERA_NAME
+        c["named"] = named(c, config)
     soft = [c for c in cases if not c["camera"]]
     for scale in scales:
         for jpeg in (False, True):

@@ -10,9 +10,8 @@ import typer
 
 from kernelgan.estimator.confidence import ConfidenceWeights
 from kernelgan.estimator.confidence_train import train_confidence_on_photos
-from kernelgan.estimator.prior import PriorWeights, shipped_weights_path
+from kernelgan.estimator.prior import PriorWeights
 from kernelgan.estimator.prior_train import RECIPES, PriorTrainSettings, train_prior_on_photos
-from kernelgan.estimator.registry import PANEL_MARGIN
 from kernelgan.families import check_family
 from kernelgan.rng import torch_threads
 
@@ -37,8 +36,7 @@ def train_prior_cmd(
                                            help="Kernel families to draw from, comma-separated (default: the recipe's)."),
     software_head: bool = typer.Option(DEFAULTS.shape.software_head, "--software-head/--no-software-head",
                                        help="Also learn to tell software (MATLAB bicubic) downscaling apart."),
-    confidence_for: Optional[str] = typer.Option(None, "--confidence-for", help="Train instead the confidence network of these prior weights (its predicted errors; fresh pairs made as the prior's); several, comma-separated: the confidence of that panel (each member needs its own confidence network)."),
-    panel_margin: float = typer.Option(PANEL_MARGIN, "--panel-margin", min=0.0, help="With a panel in --confidence-for: the panel's margin (prior-panel's by default)."),
+    confidence_for: Optional[Path] = typer.Option(None, "--confidence-for", help="Train instead the confidence network of these prior weights (its predicted errors; fresh pairs made as the prior's)."),
     init: Optional[Path] = typer.Option(None, "--init", help="Start from these prior weights (fine-tuning; same network shape, or a smaller kernel grid, which is widened) instead of from scratch."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch CPU threads."),
     force: bool = typer.Option(False, "--force", help="Overwrite the weights file."),
@@ -54,9 +52,7 @@ def train_prior_cmd(
     --init fine-tunes existing weights (13x13 ones are widened for camera-wide).
 
     With --confidence-for PRIOR.pt it trains that prior's confidence network instead (kernelgan/estimator/
-    confidence.py): fresh pairs made the same way, the prior's own errors as targets. With --confidence-for
-    A.pt,B.pt,... the panel's: every member's kernel read, the errors of the one the panel chooses (--panel-margin,
-    the wide gate on, photos the shipped software detector names left out).
+    confidence.py): fresh pairs made the same way, the prior's own errors as targets.
 
     Example: kernelgan train-prior ../shared/data/BSD100 ../shared/data/Set14 -o prior.pt
     """
@@ -73,19 +69,18 @@ def train_prior_cmd(
     chosen = base.families if families is None else tuple(check_family(f.strip()) for f in families.split(",") if f.strip())
     if not chosen or "all" in chosen:
         fail(f"--families {families!r}: give comma-separated kernel family names")
-    members = [Path(m.strip()) for m in (confidence_for or "").split(",") if m.strip()]
-    for given in (*members, init):
+    for given in (confidence_for, init):
         if given is not None and not given.is_file():
             fail(f"{given}: no such file")
-    if init is not None and members:
+    if init is not None and confidence_for is not None:
         fail("--init starts a prior from weights; it does not go with --confidence-for")
     settings = replace(base, samples=samples, epochs=epochs, seed=seed, lr=lr, lr_end=lr / 100, pre_scales=factors, families=chosen,
                        shape=replace(base.shape, software_head=software_head))
     log = (lambda m: None) if quiet else err.print
     with torch_threads(threads):
-        if members:
+        if confidence_for is not None:
             weights: PriorWeights | ConfidenceWeights = train_confidence_on_photos(
-                paths, members, samples, epochs, settings, log, panel_margin, True, shipped_weights_path("software"))
+                paths, confidence_for, samples, epochs, settings, log)
         else:
             start = None if init is None else PriorWeights.load(init)
             weights = train_prior_on_photos(paths, settings, log, start)

@@ -4,17 +4,11 @@ photos with known kernels, and it reaches photo.json and the summary line."""
 import json
 
 import numpy as np
-import pytest
-import torch
 from scipy.stats import spearmanr
 
 from conftest import SAMPLES, run_cli
 from kernelgan.estimator import estimate_kernel
-from kernelgan.estimator.confidence import Confidence, ConfidenceNet, ConfidenceShape, panel_confidence_file_for
-from kernelgan.estimator.confidence_train import make_confidence_dataset
-from kernelgan.estimator.learned import LearnedPrior, prior_weight_paths
-from kernelgan.estimator.prior_train import RECIPES
-from kernelgan.estimator.spectrum import BINS, gray
+from kernelgan.estimator.confidence import Confidence
 from kernelgan.estimator.registry import DEFAULT, get_estimator
 from kernelgan.families import sample_kernel
 from kernelgan.io import read_image
@@ -79,45 +73,3 @@ def test_photo_json_and_the_summary_line_carry_the_confidence(tmp_path):
     assert run_cli("report", tmp_path).exit_code == 0
     page = (tmp_path / "report.html").read_text()
     assert "true size, 90%" in page and f"{quality['true_size_low']:.2f}-{quality['true_size_high']:.2f}" in page
-
-
-def test_a_panels_confidence_reads_which_member_was_chosen():
-    torch.manual_seed(0)
-    net = ConfidenceNet(ConfidenceShape(kernel_size=19, members=4)).eval()
-    spectra, kernels = torch.randn(2, 1, BINS, BINS), torch.rand(2, 4, 19, 19) / 361
-    with pytest.raises(ValueError, match="chosen member"):
-        net(spectra, kernels)
-    first, last = torch.eye(4)[[0, 0]], torch.eye(4)[[3, 3]]
-    with torch.no_grad():
-        assert net(spectra, kernels, first).shape == (2, 3)
-        assert not torch.allclose(net(spectra, kernels, first), net(spectra, kernels, last))
-
-
-def test_the_default_panel_is_judged_by_its_own_confidence_and_another_panel_is_not():
-    config = get_estimator(DEFAULT).config
-    networks, _ = prior_weight_paths(config)
-    own = panel_confidence_file_for(networks, config.panel_margin, config.panel_wide_gate)
-    assert own is not None and own in LearnedPrior(config).weight_files()
-    # the file was trained on this panel's choices: another margin, order or gate chooses otherwise
-    assert panel_confidence_file_for(networks, config.panel_margin + 0.1, config.panel_wide_gate) is None
-    assert panel_confidence_file_for(networks[::-1], config.panel_margin, config.panel_wide_gate) is None
-    assert panel_confidence_file_for(networks, config.panel_margin, not config.panel_wide_gate) is None
-    assert panel_confidence_file_for(networks[:1], config.panel_margin, config.panel_wide_gate) is None
-
-
-def test_the_panels_training_pairs_hold_every_members_kernel_and_the_chosen_one():
-    config = get_estimator(DEFAULT).config
-    networks, detector = prior_weight_paths(config)
-    photos = [gray(crop_to_multiple(read_image(SAMPLES / "hr" / "zebra.png"), 2)).astype(np.float64)]
-    make = lambda: make_confidence_dataset(photos, 24, RECIPES["camera-wide"], 5, networks, config.panel_margin,  # noqa: E731
-                                           True, detector, chunk=10)
-    data = make()
-    n = len(data.targets)
-    assert 12 <= n <= 24  # crops the software detector names are left out (none of these is shrunk by software)
-    assert data.kernels.shape == (n, 4, 19, 19) and data.spectra.shape == (n, 1, BINS, BINS)
-    assert np.array_equal(data.chosen.sum(axis=1), np.ones(n)) and set(np.unique(data.chosen)) == {0.0, 1.0}
-    assert np.allclose(data.kernels[:, :3, :3, :3], 0)  # the 13x13 members' kernels zero-padded
-    assert np.allclose(data.kernels.sum(axis=(2, 3)), 1, atol=1e-4)
-    assert np.isfinite(data.targets).all()
-    again = make()
-    assert all(np.array_equal(a, b) for a, b in zip(data, again, strict=True))  # deterministic for a seed

@@ -12,11 +12,6 @@ It predicts two things per view of a photo, averaged over the views:
 It is trained (``kernelgan train-prior --confidence-for PRIOR.pt``) on fresh synthetic pairs from the training
 photos, with the prior's own errors on them as targets, and belongs to that prior: a shipped file
 (``weights/confidence*.pt``) records the SHA-256 of the prior it was trained for and is used only with it.
-
-A panel of priors (``learned.panel_choice``) has one more, its own (``weights/confidence_panel.pt``; trained with
-``--confidence-for A.pt,B.pt,...``): it reads the spectrum, every member's kernel and which member the panel
-chose, and predicts the chosen kernel's error; it records the members' SHA-256 and the panel's margin and is used
-only with that panel.
 """
 
 from __future__ import annotations
@@ -43,33 +38,23 @@ class ConfidenceShape:
     channels: int = 32
     hidden: int = 128
     kernel_size: int = KERNEL_SIZE
-    members: int = 1  # kernels read per photo: 1 (one prior's) or a panel's members (then also which one was chosen)
-    kernel_gain: float = 0.0  # the kernels' weight in the input (0: kernel_size², as the files made before panels)
 
 
 class ConfidenceNet(nn.Module):
-    """(log spectra B x 1 x BINS x BINS, kernels B x M x K x K as the networks returned them (B x K x K when M is
-    1), with M > 1 the chosen member B x M one-hot) -> B x 3: mu and log sigma of the log size error of the
-    (chosen) kernel (estimate over truth), and its re-degradation PSNR in dB / 10."""
+    """(log spectra B x 1 x BINS x BINS, the prior's kernels B x K x K) -> B x 3: mu and log sigma of the log
+    size error (estimate over truth), and the re-degradation PSNR in dB / 10."""
 
     def __init__(self, shape: ConfidenceShape):
         super().__init__()
         self.shape = shape
         self.features = spectrum_features(shape.channels)
-        m = shape.members
-        inputs = feature_count(shape.channels) + m * shape.kernel_size ** 2 + (m if m > 1 else 0)
+        inputs = feature_count(shape.channels) + shape.kernel_size ** 2
         self.head = nn.Sequential(nn.Linear(inputs, shape.hidden), nn.ReLU(), nn.Linear(shape.hidden, 3))
 
-    def forward(self, spectra: torch.Tensor, kernels: torch.Tensor, chosen: torch.Tensor | None = None
-                ) -> torch.Tensor:
+    def forward(self, spectra: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
         # kernels are scaled to about unit range so that they weigh like the spectral features
-        gain = self.shape.kernel_gain or self.shape.kernel_size ** 2
-        parts = [self.features(spectra).flatten(1), kernels.flatten(1) * gain]
-        if self.shape.members > 1:
-            if chosen is None or chosen.shape != (len(spectra), self.shape.members):
-                raise ValueError(f"a panel's confidence needs the chosen member, B x {self.shape.members} one-hot")
-            parts.append(chosen)
-        return self.head(torch.cat(parts, dim=1))
+        k = kernels.flatten(1) * self.shape.kernel_size ** 2
+        return self.head(torch.cat([self.features(spectra).flatten(1), k], dim=1))
 
 
 @dataclass
@@ -93,7 +78,7 @@ class ConfidenceWeights:
 
 
 def shipped_confidence_paths() -> list[Path]:
-    """The shipped confidence files (``weights/confidence*.pt``): one per prior that has one, and the panel's."""
+    """The shipped confidence files (``weights/confidence*.pt``), one per prior that has one."""
     return sorted(Path(str(files("kernelgan.estimator") / "weights")).glob("confidence*.pt"))
 
 
@@ -119,33 +104,6 @@ def confidence_network_for(prior: Path, device: torch.device | str = "cpu") -> C
     return _CACHE[key]
 
 
-def panel_settings(members: list[Path], margin: float, wide_gate: bool) -> dict[str, Any]:
-    """What a panel's confidence file records of the panel it judges: its members' SHA-256 in order, its margin
-    and whether its wide gate is on (``learned.panel_choice``)."""
-    return {"panel_sha256": [file_sha256(m) for m in members], "panel_margin": margin, "panel_wide_gate": wide_gate}
-
-
-def panel_confidence_file_for(members: list[Path], margin: float, wide_gate: bool) -> Path | None:
-    """The shipped confidence file trained for exactly this panel (members in this order, this margin and gate),
-    or None."""
-    wanted = panel_settings(members, margin, wide_gate)
-    for path in shipped_confidence_paths():
-        settings = ConfidenceWeights.load(path).settings
-        if all(settings.get(k) == v for k, v in wanted.items()):
-            return path
-    return None
-
-
-def panel_confidence_network_for(members: list[Path], margin: float, wide_gate: bool,
-                                 device: torch.device | str = "cpu") -> ConfidenceNet | None:
-    """The network of ``panel_confidence_file_for`` on ``device`` (loaded once per process), or None."""
-    key = ("panel:" + ",".join(map(str, members)) + f":{margin}:{wide_gate}", str(device))
-    if key not in _CACHE:
-        path = panel_confidence_file_for(members, margin, wide_gate)
-        _CACHE[key] = None if path is None else ConfidenceWeights.load(path).network().to(device)
-    return _CACHE[key]
-
-
 @dataclass(frozen=True)
 class Confidence:
     """The predicted error of one estimate (see the module's docstring)."""
@@ -166,13 +124,11 @@ class Confidence:
         return float(lo), float(hi)
 
 
-def predict_confidence(net: ConfidenceNet, spectra: torch.Tensor, kernels: torch.Tensor,
-                       chosen: torch.Tensor | None = None) -> Confidence:
+def predict_confidence(net: ConfidenceNet, spectra: torch.Tensor, kernels: torch.Tensor) -> Confidence:
     """Average of the per-view predictions: ``spectra`` views x 1 x BINS x BINS and the prior's ``kernels`` views
-    x K x K in each view's own frame (as the prior returned them; a panel's: views x M x K x K and ``chosen``
-    views x M one-hot), on the network's device."""
+    x K x K in each view's own frame (as the prior returned them), on the network's device."""
     with torch.no_grad():
-        out = net(spectra.float(), kernels.float(), None if chosen is None else chosen.float()).double().cpu().numpy()
+        out = net(spectra.float(), kernels.float()).double().cpu().numpy()
     mu, sigma, redeg = out[:, 0], np.exp(out[:, 1]), out[:, 2] * 10
     # a mixture of the views' normals: its variance is the mean variance plus the spread of the means
     spread = float(np.sqrt(np.mean(sigma ** 2) + np.var(mu)))

@@ -17,14 +17,7 @@ from ..kernel_shape import kernel_shape
 from ..kernels import bicubic_kernel, fit_size, normalise
 from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
-from .confidence import (
-    Confidence,
-    confidence_file_for,
-    confidence_network_for,
-    panel_confidence_file_for,
-    panel_confidence_network_for,
-    predict_confidence,
-)
+from .confidence import Confidence, confidence_file_for, confidence_network_for, predict_confidence
 from .config import EstimatorConfig
 from .prior import PriorPrediction, load_network, predict_spectra, shipped_weights_path, view_size_spread
 from .spectrum import view_spectra
@@ -95,21 +88,6 @@ def _judge(prediction: PriorPrediction, network: Path, size: int, device: torch.
     return _Judged(kernel, confidence)
 
 
-def _panel_confidence(predictions: list[PriorPrediction], member: int, networks: list[Path], size: int,
-                      config: EstimatorConfig, device: torch.device | str) -> Confidence | None:
-    """The panel's own confidence in its chosen member's kernel (``confidence.panel_confidence_network_for``), or
-    None when this panel has none."""
-    judge = panel_confidence_network_for(networks, config.panel_margin, config.panel_wide_gate, device)
-    if judge is None:
-        return None
-    pads = [(size - p.view_kernels.shape[-1]) // 2 for p in predictions]
-    kernels = torch.stack([torch.nn.functional.pad(p.view_kernels, [pad] * 4) for p, pad in zip(predictions, pads,
-                                                                                                strict=True)], dim=1)
-    chosen = torch.zeros(len(kernels), len(predictions), device=kernels.device)
-    chosen[:, member] = 1.0
-    return predict_confidence(judge, predictions[0].spectra, kernels, chosen)
-
-
 def learned_kernel(image: np.ndarray, config: EstimatorConfig,
                    device: torch.device | str = "cpu") -> tuple[np.ndarray, dict[str, float]]:
     """The prior's KxK kernel for ``image`` (HxWx3 in [0, 1]) and what is known of its quality; K is G's kernel
@@ -117,8 +95,7 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
 
     MATLAB's bicubic kernel when the software detector is sure enough. Otherwise the kernel network's; with a
     panel of networks (``prior_weights`` "A,B,C", each with its confidence network) the kernel of the member whose
-    confidence predicts the smallest size error (judged then by the panel's own confidence network where the
-    panel has one), the others' predictions raised by ``panel_margin`` so that the
+    confidence predicts the smallest size error, the others' predictions raised by ``panel_margin`` so that the
     first member keeps the photo unless another is clearly surer, or, with ``panel_wide_gate``, a wide member whose
     kernel does not fit G's grid (``panel_choice``; ``prior_member``: the index in the panel). Quality: how much the
     views disagree, the detector's probability and, where a confidence network judges the kernel, the predicted
@@ -148,8 +125,6 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     outside = [outside_mass(j.kernel, config.kernel_size) for j in judged]
     member = panel_choice(errors, config.panel_margin, outside if config.panel_wide_gate else None)
     chosen = judged[member]
-    if len(judged) > 1:
-        chosen.confidence = _panel_confidence(predictions, member, networks, size, config, device) or chosen.confidence
     quality["view_size_spread"] = view_size_spread(predictions[member].kernels)
     if len(judged) > 1:
         quality["prior_member"] = float(member)
@@ -178,9 +153,7 @@ class LearnedPrior:
     def weight_files(self) -> list[Path]:
         networks, detector = prior_weight_paths(self.config)
         confidences = [confidence_file_for(n) if n.is_file() else None for n in networks]
-        panel = (panel_confidence_file_for(networks, self.config.panel_margin, self.config.panel_wide_gate)
-                 if len(networks) > 1 and all(n.is_file() for n in networks) else None)
-        return [p for p in (*networks, detector, *confidences, panel) if p is not None]
+        return [p for p in (*networks, detector, *confidences) if p is not None]
 
     def estimate(self, images: list[np.ndarray], scale: int, seed: int, device: torch.device,
                  progress: ProgressFn | None) -> list[EstimateResult | KernelganError]:

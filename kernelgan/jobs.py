@@ -234,13 +234,14 @@ def _write_map(output: Path, stem: str, scale: int, img: np.ndarray, kmap: Kerne
         save_kernel_map(kernel_map_path(output, stem, s), m)
     write_image(map_picture_path(output, stem), map_picture(img, kmap.kernels).astype(np.float32) / 255)
     return {**kmap.grid.to_dict(), "grid": [kmap.grid.rows, kmap.grid.cols], "verdict": kmap.verdict(),
-            "variation": round(kmap.variation, 4), "spread": round(kmap.spread, 4), "seconds": round(kmap.seconds, 3),
+            "variation": round(kmap.variation, 4), "spread": round(kmap.spread, 4), "noise": round(kmap.noise, 4),
+            "seconds": round(kmap.seconds, 3),
             "files": {f"x{s}": kernel_map_path(output, stem, s).name for s in maps},
             "picture": map_picture_path(output, stem).name}
 
 
 def _map_note(kmap: KernelMap | None) -> str:
-    """'blur varies across the photo (variation 0.62, 4x6 map), ' or 'blur uniform ...', '' without a map."""
+    """'blur varies across the photo (variation 2.10, 4x6 map), ' or 'blur uniform ...', '' without a map."""
     if kmap is None:
         return ""
     what = "varies across the photo" if kmap.varies else "uniform across the photo"

@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLES, run_cli
 from kernelgan.errors import KernelError
 from kernelgan.estimator import estimate_kernel
-from kernelgan.estimator.local import MapSettings, estimate_map, parse_grid
+from kernelgan.estimator.local import VARIES, KernelMap, MapSettings, estimate_map, parse_grid, quarter_spreads
 from kernelgan.families import isotropic_gaussian
 from kernelgan.io import load_kernel_map, read_image
 from kernelgan.kernel_map import Grid, axis_weights, degrade_with_map, kernel_at, uniform_map, x4_map
@@ -95,6 +95,25 @@ def test_uniform_blur_gives_a_uniform_verdict_and_the_global_kernel():
         kmap = estimate_map(lr, estimate.kernel_x2)
         assert kmap.verdict() == "uniform", kmap.variation
         assert np.allclose(kmap.kernels, estimate.kernel_x2)
+
+
+def _variation(quarters: np.ndarray, readable: np.ndarray | None = None) -> float:
+    readable = np.ones(quarters.shape[:2], bool) if readable is None else readable
+    spread, noise = quarter_spreads(quarters, readable)
+    return KernelMap(quarters, Grid(*quarters.shape[:2], 64, 64), quarters, readable, spread, noise).variation
+
+
+def test_variation_is_spread_across_the_photo_over_spread_within_a_cell():
+    rng = np.random.default_rng(0)
+    jitter = np.exp(rng.normal(0, 0.1, (8, 8)))  # quarters of a 4x4 grid read with 10% noise in sigma
+    same = np.stack([[isotropic_gaussian(1.2 * j, 13) for j in row] for row in jitter])
+    assert 0.8 < _variation(same) < VARIES  # one blur: quarters differ across the photo as within a cell
+    halves = np.stack([[isotropic_gaussian((0.8 if c < 4 else 2.0) * jitter[r, c], 13) for c in range(8)]
+                       for r in range(8)])
+    assert _variation(halves) > 2 * VARIES  # a sharp and a wide half: far beyond the cells' own noise
+    lone = np.zeros((8, 8), bool)
+    lone[::2, ::2] = True  # one readable quarter per cell: nothing to compare within a cell
+    assert _variation(halves, lone) == 0.0
 
 
 def test_srmd_with_a_uniform_map_is_srmd_with_its_kernel(textured):

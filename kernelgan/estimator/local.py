@@ -14,10 +14,13 @@ sharp whatever its blur, since 8-bit rounding whitens its spectrum; such cells t
 left out of the verdict.
 
 Does the blur vary? Kernels are compared by their log-covariance (size, elongation and direction together,
-``log_covariance``). The readable cells' *spread* is their RMS distance from their mean; a photo with one
-uniform blur shows some spread too (estimation noise and the content's bias, ``NOISE_FLOOR``), and the
-*variation* is the spread beyond it. Where it is under ``VARIES`` the map is the global kernel in every cell: a
-map read from regions is noisier than the whole photo's kernel, so it is used only where the blur does vary.
+``log_covariance``). A photo with one uniform blur still shows some spread between regions (estimation noise and
+the content's bias), and how much depends on the photo and on its kind of blur, so the photo measures its own:
+the prior also reads each cell's four quarters, and the quarters' *spread* across the photo (their RMS distance
+from their mean) is set against their spread within a cell (the *noise*: quarters of one cell share nearly one
+blur). The *variation* is their ratio (about 1: no more than a region's own reading noise); from ``VARIES`` the
+blur varies. Where it does not, the map is the global kernel in every cell: a map read from regions is noisier
+than the whole photo's kernel, so it is used only where the blur does vary.
 """
 
 from __future__ import annotations
@@ -43,13 +46,15 @@ CELL = 96  # LR pixels per cell side (at most) of the automatic grid
 MAX_CELLS = 10  # at most this many cells per side
 MAP_STRIDE = 16  # tile step (LR px) of the map's tile grid
 MAP_VIEWS = 4  # the cell spectra's rotations the prior reads (8 with the flips: 0.1 dB better, twice the time)
+QUARTER_VIEWS = 2  # the quarter cells' (for the verdict only; 4 call the same photos "varies" on the tuning photos)
 MIN_REACH = 8.0  # px: a cell reads the tiles centred at most this far from its centre even when smaller than a tile
-# Calibrated on the tuning photos (benchmarks/kernel_map.py --set tuning-large, 8 photos x 2 seeds): with the
-# variation threshold at 0.15 / 0.25 / 0.35, varying blur's maps score 47.26 / 47.06 / 46.07 dB (79, 76, 67 of
-# 80 called "varies"), uniform blur's 51.05 / 51.91 / 51.81 (7, 3, 1 of 16 called "varies"; one kernel: 51.99).
 FLAT = 1.5  # a cell whose content is this many decades under the photo's upper quartile is too flat to read
-NOISE_FLOOR = 0.3  # the spread a uniform blur shows (estimation noise and the content's bias)
-VARIES = 0.25  # variation from which the blur "varies" (a spread of about 0.39)
+# Calibrated on the tuning photos (Set14's 8 of >= 480 px x 2 seeds, docs/accuracy.md "Kernel maps"): the
+# variation of uniform blur is 1.07-1.51 (DIV2KRK-family kernels) and 1.14-1.59 (camera kernels), of varying blur
+# 1.19-3.93 (median 2.1); thresholds 1.4 / 1.45 / 1.5 / 1.55 call 4 / 2 / 1 / 0 of 16 uniform photos, 3 / 1 / 1 / 1
+# of 16 uniform-camera ones and 76 / 75 / 75 / 73 of 80 varying ones "varies".
+VARIES = 1.5  # variation (quarters' spread over their noise) from which the blur "varies"
+MIN_NOISE = 0.01  # the noise level a ratio is taken against at least (quarters read alike to 1%)
 
 
 @dataclass(frozen=True)
@@ -133,9 +138,14 @@ class KernelMap:
     grid: Grid
     local: np.ndarray  # rows x cols x K x K: each cell's own kernel
     readable: np.ndarray  # rows x cols bool: cells with content enough to read (``FLAT``)
-    spread: float  # RMS log-covariance distance of the readable cells' kernels from their mean
-    variation: float  # the spread beyond what a uniform blur shows (``NOISE_FLOOR``); 0: none
+    spread: float  # RMS log-covariance distance of the readable quarter cells' kernels from their mean
+    noise: float  # the same within a cell (RMS over cells with two readable quarters or more)
     seconds: float = 0.0  # what making the map took (``map_for_estimate``)
+
+    @property
+    def variation(self) -> float:
+        """``spread`` in units of ``noise`` (about 1 for one uniform blur; ``noise`` floored at ``MIN_NOISE``)."""
+        return self.spread / max(self.noise, MIN_NOISE)
 
     @property
     def varies(self) -> bool:
@@ -145,11 +155,43 @@ class KernelMap:
         return "varies" if self.varies else "uniform"
 
 
-def cell_kernels(image: np.ndarray, grid: Grid, size: int, views: int = MAP_VIEWS, weights: Path | None = None,
-                 device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """(rows x cols x size x size: the prior's kernel of each cell of ``grid`` over ``image`` (``cell_weights``);
-    rows x cols: each cell's content, log10 of its spectrum's power below a quarter of the sampling rate)."""
-    powers, cy, cx = tile_powers(image)
+def readable_cells(content: np.ndarray) -> np.ndarray:
+    """rows x cols bool: cells whose ``content`` (``cell_kernels``) is at most ``FLAT`` decades under the upper
+    quartile of the photo's cells."""
+    return content >= np.quantile(content, 0.75) - FLAT
+
+
+def rms_spread(described: np.ndarray) -> float:
+    """RMS Euclidean distance of N x 3 ``log_covariance`` rows from their mean (0 for fewer than 2)."""
+    if len(described) < 2:
+        return 0.0
+    return float(np.sqrt(((described - described.mean(axis=0)) ** 2).sum(axis=1).mean()))
+
+
+def quarter_spreads(quarters: np.ndarray, readable: np.ndarray) -> tuple[float, float]:
+    """(spread, noise) of a grid's quarter cells: ``quarters`` 2R x 2C x K x K kernels (cell (i, j)'s quarters at
+    rows 2i..2i+1, columns 2j..2j+1), ``readable`` 2R x 2C bool. spread: ``rms_spread`` of all readable quarters;
+    noise: the RMS over cells of their readable quarters' distances from the cell's own mean (cells with at least
+    2 readable quarters). Both 0 where no cell has 2 readable quarters (nothing to compare: no variation)."""
+    described = np.array([[log_covariance(k) for k in row] for row in quarters])  # 2R x 2C x 3
+    spread = rms_spread(described[readable])
+    squares = []
+    for i in range(0, quarters.shape[0], 2):
+        for j in range(0, quarters.shape[1], 2):
+            own = described[i:i + 2, j:j + 2][readable[i:i + 2, j:j + 2]]
+            if len(own) >= 2:
+                squares.append(((own - own.mean(axis=0)) ** 2).sum(axis=1).mean())
+    if not squares:
+        return 0.0, 0.0
+    return spread, float(np.sqrt(np.mean(squares)))
+
+
+def cell_kernels(tiles: tuple[torch.Tensor, np.ndarray, np.ndarray], grid: Grid, size: int, views: int = MAP_VIEWS,
+                 weights: Path | None = None, device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """(rows x cols x size x size: the prior's kernel of each cell of ``grid`` (``cell_weights``) from the photo's
+    ``tiles`` (``tile_powers``); rows x cols: each cell's content, log10 of its spectrum's power below a quarter
+    of the sampling rate)."""
+    powers, cy, cx = tiles
     logs = torch.log(powers.reshape(len(powers), -1) + 1e-12)
     means = torch.exp(torch.from_numpy(cell_weights(grid, cy, cx)).float() @ logs)  # geometric mean of the tiles
     means = means.double().reshape(-1, TILE, TILE)
@@ -168,15 +210,16 @@ def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSett
     ``weights``: the prior's (None: the shipped ones)."""
     grid = settings.grid(*image.shape[:2])
     size = global_kernel.shape[0]
-    local, content = cell_kernels(image, grid, size, views, weights, device)
-    readable = content >= np.quantile(content, 0.75) - FLAT
-    described = np.stack([log_covariance(k) for k in local[readable]])
-    spread = float(np.sqrt(((described - described.mean(axis=0)) ** 2).sum(axis=1).mean())) if len(described) > 1 else 0.0
-    variation = float(np.sqrt(max(spread ** 2 - NOISE_FLOOR ** 2, 0.0)))
-    kernels = np.broadcast_to(global_kernel, local.shape).copy()
-    if variation >= VARIES:
-        kernels[readable] = local[readable]
-    return KernelMap(kernels, grid, local, readable, spread, variation)
+    tiles = tile_powers(image)
+    local, content = cell_kernels(tiles, grid, size, views, weights, device)
+    readable = readable_cells(content)
+    quarters, quarter_content = cell_kernels(tiles, Grid(2 * grid.rows, 2 * grid.cols, grid.height, grid.width),
+                                             size, QUARTER_VIEWS, weights, device)
+    spread, noise = quarter_spreads(quarters, readable_cells(quarter_content))
+    kmap = KernelMap(np.broadcast_to(global_kernel, local.shape).copy(), grid, local, readable, spread, noise)
+    if kmap.varies:
+        kmap.kernels[readable] = local[readable]
+    return kmap
 
 
 def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: EstimatorConfig,

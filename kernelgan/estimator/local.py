@@ -180,7 +180,7 @@ def quarter_spreads(quarters: np.ndarray, readable: np.ndarray) -> tuple[float, 
         for j in range(0, quarters.shape[1], 2):
             own = described[i:i + 2, j:j + 2][readable[i:i + 2, j:j + 2]]
             if len(own) >= 2:
-                squares.append(((own - own.mean(axis=0)) ** 2).sum(axis=1).mean())
+                squares.append(rms_spread(own) ** 2)
     if not squares:
         return 0.0, 0.0
     return spread, float(np.sqrt(np.mean(squares)))

@@ -85,7 +85,8 @@ def parse_grid(text: str) -> tuple[int, int]:
 
 def tile_powers(image: np.ndarray, stride: int = MAP_STRIDE) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """Every ``stride`` px, the Hann-windowed power spectrum of the 64 px tile there (``spectrum.mean_power``'s
-    tiles): (T x TILE x TILE float32, DC at the centre; the tiles' centre rows (T,); their centre columns (T,)).
+    tiles, here in float32): (T x TILE x TILE float32, DC at the centre; the tiles' centre rows (T,); their
+    centre columns (T,)).
     The stride doubles until at most ``MAX_TILES`` tiles fit (float32 powers: 64 MB at most). ``image``: HxW or
     HxWx3 in [0, 1]."""
     y = gray(image)
@@ -97,12 +98,12 @@ def tile_powers(image: np.ndarray, stride: int = MAP_STRIDE) -> tuple[torch.Tens
     views = sliding_window_view(y, (TILE, TILE))[::stride, ::stride]
     n_rows, n_cols = views.shape[:2]
     tiles = views.reshape(-1, TILE, TILE)
-    window = tile_window(torch.device("cpu"))
+    window = tile_window(torch.device("cpu")).float()
     power = torch.empty((len(tiles), TILE, TILE), dtype=torch.float32)
     for start in range(0, len(tiles), CHUNK):
-        chunk = torch.from_numpy(np.ascontiguousarray(tiles[start:start + CHUNK], dtype=np.float64))
-        chunk = (chunk - chunk.mean(dim=(1, 2), keepdim=True)) * window
-        power[start:start + CHUNK] = torch.fft.fftshift(torch.fft.fft2(chunk).abs().square(), dim=(1, 2)).float()
+        chunk = torch.from_numpy(np.ascontiguousarray(tiles[start:start + CHUNK], dtype=np.float32))
+        spectrum = torch.fft.fft2((chunk - chunk.mean(dim=(1, 2), keepdim=True)) * window)
+        power[start:start + CHUNK] = torch.fft.fftshift(spectrum.real.square() + spectrum.imag.square(), dim=(1, 2))
     cy = np.repeat(np.arange(n_rows) * stride + (TILE - 1) / 2, n_cols)
     cx = np.tile(np.arange(n_cols) * stride + (TILE - 1) / 2, n_rows)
     return power, cy, cx
@@ -195,7 +196,7 @@ def cell_kernels(tiles: tuple[torch.Tensor, np.ndarray, np.ndarray], grid: Grid,
     logs = torch.log(powers.reshape(len(powers), -1) + 1e-12)
     means = torch.exp(torch.from_numpy(cell_weights(grid, cy, cx)).float() @ logs)  # geometric mean of the tiles
     means = means.double().reshape(-1, TILE, TILE)
-    spectra = np.stack([[log_pooled(view_power(mean, t)) for t in range(views)] for mean in means])
+    spectra = np.stack([log_pooled(view_power(means, t)) for t in range(views)], axis=1)  # cells x views x BINS x BINS
     kernels = predict_regions(spectra, weights, device)
     low = slice(TILE // 4, 3 * TILE // 4)  # the centred spectrum's frequencies under a quarter of the sampling rate
     content = torch.log10(means[:, low, low].sum(dim=(1, 2)) + 1e-12).numpy().reshape(grid.rows, grid.cols)

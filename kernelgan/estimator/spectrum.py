@@ -76,23 +76,26 @@ def mean_power(image: np.ndarray, stride: int = TILE // 2, device: torch.device 
 
 
 def _reflect(p: torch.Tensor, dim: int) -> torch.Tensor:
-    """k -> -k along ``dim`` of a centred spectrum (the spectrum of the image flipped along that axis)."""
+    """k -> -k along ``dim`` (-2: rows, -1: columns) of centred spectra (the spectra of the images flipped along
+    that axis)."""
     return torch.roll(torch.flip(p, (dim,)), 1, dims=dim)
 
 
 def view_power(power: torch.Tensor, t: int) -> torch.Tensor:
-    """The centred spectrum of the image's t-th rotation/flip (t in 0..7: ``np.rot90`` t%4 times, then a
-    left-right flip if t >= 4), from the image's own spectrum ``power`` (TILE x TILE)."""
+    """The centred spectra of the images' t-th rotation/flip (t in 0..7: ``np.rot90`` t%4 times, then a
+    left-right flip if t >= 4), from the images' own spectra ``power`` (... x TILE x TILE)."""
     for _ in range(t % 4):  # np.rot90(a) == a.T flipped up-down
-        power = _reflect(power.T, 0)
-    return _reflect(power, 1) if t >= 4 else power
+        power = _reflect(power.transpose(-2, -1), -2)
+    return _reflect(power, -1) if t >= 4 else power
 
 
 def log_pooled(power: torch.Tensor) -> np.ndarray:
-    """BINS x BINS float32: log of ``power`` pooled 2x2, minus its mean (so it ignores contrast)."""
-    pooled = power.reshape(BINS, TILE // BINS, BINS, TILE // BINS).mean(dim=(1, 3))
+    """... x BINS x BINS float32: log of ``power`` (... x TILE x TILE) pooled 2x2, minus its mean over each
+    spectrum (so it ignores contrast)."""
+    lead = power.shape[:-2]
+    pooled = power.reshape(*lead, BINS, TILE // BINS, BINS, TILE // BINS).mean(dim=(-3, -1))
     logp = torch.log(pooled + 1e-12)
-    return (logp - logp.mean()).float().cpu().numpy()
+    return (logp - logp.mean(dim=(-2, -1), keepdim=True)).float().cpu().numpy()
 
 
 def log_spectrum(image: np.ndarray, stride: int = TILE // 2) -> np.ndarray:

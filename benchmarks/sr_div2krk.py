@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--zssr-published", action="store_true", help="ZSSR at the published settings (zssr.PUBLISHED)")
     parser.add_argument("--zssr-opt", action="append", default=[], metavar="KEY=VALUE", help="a ZSSR option (repeatable)")
     parser.add_argument("--device", default="cpu", help="device for the SR backends [cpu]")
+    parser.add_argument("--seed", type=int, default=0, help="the SR backends' seed (ZSSR's fathers and weights) [0]")
     parser.add_argument("--srmd-weights", default=None, help="SRMD weights: auto, classical, real or a file [auto]")
     parser.add_argument("--srmd-noise", default=None, help="SRMD noise level: auto or 0-50 [auto]")
     parser.add_argument("--methods", default="bicubic,zssr-bicubic,zssr-fixed,zssr-ours,zssr-true,"
@@ -113,7 +114,7 @@ def main() -> None:
         for m in methods:
             backend, _, kind = m.partition("-")
             start = time.perf_counter()
-            sr = get_backend(backend).upscale(lr, kernels.get(kind, truth), args.scale, seed=0, device=args.device,
+            sr = get_backend(backend).upscale(lr, kernels.get(kind, truth), args.scale, seed=args.seed, device=args.device,
                                          **options.get(backend, {}))
             seconds = time.perf_counter() - start
             h, w = min(sr.shape[0], hr.shape[0]), min(sr.shape[1], hr.shape[1])
@@ -126,7 +127,7 @@ def main() -> None:
         f"{statistics.mean(r[0] for r in results[m]):6.2f}/{statistics.mean(r[1] for r in results[m]):.4f}/"
         f"{statistics.median(r[2] for r in results[m]):5.0f}s" for m in methods))
     print("cells: Y-PSNR dB / SSIM / seconds (mean row: median seconds); torch threads:", torch.get_num_threads(),
-          f"; device {args.device}; ZSSR options {zssr}; SRMD options {srmd}")
+          f"; device {args.device}; seed {args.seed}; ZSSR options {zssr}; SRMD options {srmd}")
     print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if torch.device(args.device).type == "cuda":
         print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")

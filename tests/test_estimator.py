@@ -356,6 +356,20 @@ def test_view_spectra_are_the_spectra_of_the_rotated_and_flipped_image(textured)
         assert np.abs(views[0] - views[1]).max() > 1e-3  # the views do differ
 
 
+def test_view_power_and_log_pooled_take_a_batch_as_they_take_one_spectrum(textured):
+    """The kernel map turns and pools all its cells' spectra at once: each must match the one-spectrum call."""
+    from kernelgan.estimator.spectrum import TILE, log_pooled, mean_power, view_power
+
+    powers = torch.stack([mean_power(np.ascontiguousarray(textured[i:i + 64, j:j + 64]))
+                          for i, j in ((0, 0), (16, 24), (32, 8))])
+    assert powers.shape == (3, TILE, TILE)
+    for t in range(8):
+        batch = log_pooled(view_power(powers, t))
+        for i in range(3):
+            np.testing.assert_allclose(batch[i], log_pooled(view_power(powers[i], t)), atol=1e-6)
+    assert np.abs(log_pooled(view_power(powers, 1)) - log_pooled(powers)).max() > 1e-3  # a turn does change it
+
+
 def test_prior_training_photos_come_resized_by_every_pre_scale(tmp_path):
     from kernelgan.estimator.prior_train import load_photos
     from kernelgan.io import write_image

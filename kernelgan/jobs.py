@@ -235,7 +235,7 @@ def _write_map(output: Path, stem: str, scale: int, img: np.ndarray, kmap: Kerne
     write_image(map_picture_path(output, stem), map_picture(img, kmap.kernels).astype(np.float32) / 255)
     return {**kmap.grid.to_dict(), "grid": [kmap.grid.rows, kmap.grid.cols], "verdict": kmap.verdict(),
             "variation": round(kmap.variation, 4), "spread": round(kmap.spread, 4), "noise": round(kmap.noise, 4),
-            "seconds": round(kmap.seconds, 3),
+            "cell_spread": round(kmap.cell_spread, 4), "seconds": round(kmap.seconds, 3),
             "files": {f"x{s}": kernel_map_path(output, stem, s).name for s in maps},
             "picture": map_picture_path(output, stem).name}
 

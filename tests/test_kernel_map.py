@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLES, run_cli
 from kernelgan.errors import KernelError
 from kernelgan.estimator import estimate_kernel
-from kernelgan.estimator.local import VARIES, KernelMap, MapSettings, estimate_map, parse_grid, quarter_spreads
+from kernelgan.estimator.local import CELL_SPREAD, VARIES, KernelMap, MapSettings, estimate_map, parse_grid, quarter_spreads
 from kernelgan.families import isotropic_gaussian
 from kernelgan.io import load_kernel_map, read_image
 from kernelgan.kernel_map import Grid, axis_weights, degrade_with_map, kernel_at, uniform_map, x4_map
@@ -100,7 +100,8 @@ def test_uniform_blur_gives_a_uniform_verdict_and_the_global_kernel():
 def _variation(quarters: np.ndarray, readable: np.ndarray | None = None) -> float:
     readable = np.ones(quarters.shape[:2], bool) if readable is None else readable
     spread, noise = quarter_spreads(quarters, readable)
-    return KernelMap(quarters, Grid(*quarters.shape[:2], 64, 64), quarters, readable, spread, noise).variation
+    return KernelMap(quarters, Grid(*quarters.shape[:2], 64, 64), quarters, readable, spread, noise,
+                     0.0).variation
 
 
 def test_variation_is_spread_across_the_photo_over_spread_within_a_cell():
@@ -114,6 +115,14 @@ def test_variation_is_spread_across_the_photo_over_spread_within_a_cell():
     lone = np.zeros((8, 8), bool)
     lone[::2, ::2] = True  # one readable quarter per cell: nothing to compare within a cell
     assert _variation(halves, lone) == 0.0
+
+
+def test_the_blur_varies_only_where_the_quarters_and_the_cells_both_say_so():
+    kernels = np.stack([[isotropic_gaussian(1.0, 13)] * 2] * 2)
+    grid, readable = Grid(2, 2, 64, 64), np.ones((2, 2), bool)
+    assert KernelMap(kernels, grid, kernels, readable, 0.5, 0.1, CELL_SPREAD + 0.1).varies
+    assert not KernelMap(kernels, grid, kernels, readable, 0.5, 0.1, CELL_SPREAD - 0.1).varies  # cells alike
+    assert not KernelMap(kernels, grid, kernels, readable, 0.1, 0.1, CELL_SPREAD + 0.1).varies  # within noise
 
 
 def test_srmd_with_a_uniform_map_is_srmd_with_its_kernel(textured):

@@ -18,8 +18,11 @@ Does the blur vary? Kernels are compared by their log-covariance (size, elongati
 the content's bias), and how much depends on the photo and on its kind of blur, so the photo measures its own:
 the prior also reads each cell's four quarters, and the quarters' *spread* across the photo (their RMS distance
 from their mean) is set against their spread within a cell (the *noise*: quarters of one cell share nearly one
-blur). The *variation* is their ratio (about 1: no more than a region's own reading noise); from ``VARIES`` the
-blur varies. Where it does not, the map is the global kernel in every cell: a map read from regions is noisier
+blur). The *variation* is their ratio (about 1: no more than a region's own reading noise). The blur varies
+where the variation reaches ``VARIES`` *and* the cells themselves spread by ``CELL_SPREAD`` at least (their RMS
+log-covariance distance from their mean): of the tuning photos' 76 with one blur, the ratio alone called 4
+"varies", the cells' spread alone 19 (the small photos' few quarters make the ratio noisy), both together none.
+Where it does not, the map is the global kernel in every cell: a map read from regions is noisier
 than the whole photo's kernel, so it is used only where the blur does vary.
 """
 
@@ -53,7 +56,8 @@ FLAT = 1.5  # a cell whose content is this many decades under the photo's upper 
 # variation of uniform blur is 1.07-1.51 (DIV2KRK-family kernels) and 1.14-1.59 (camera kernels), of varying blur
 # 1.19-3.93 (median 2.1); thresholds 1.4 / 1.45 / 1.5 / 1.55 call 4 / 2 / 1 / 0 of 16 uniform photos, 3 / 1 / 1 / 1
 # of 16 uniform-camera ones and 76 / 75 / 75 / 73 of 80 varying ones "varies".
-VARIES = 1.5  # variation (quarters' spread over their noise) from which the blur "varies"
+VARIES = 1.5  # variation (quarters' spread over their noise) from which the blur "varies" ...
+CELL_SPREAD = 0.39  # ... if the cells' own spread reaches this too (the verdict before 2026-12-03 (7) alone)
 MIN_NOISE = 0.01  # the noise level a ratio is taken against at least (quarters read alike to 1%)
 
 
@@ -141,6 +145,7 @@ class KernelMap:
     readable: np.ndarray  # rows x cols bool: cells with content enough to read (``FLAT``)
     spread: float  # RMS log-covariance distance of the readable quarter cells' kernels from their mean
     noise: float  # the same within a cell (RMS over cells with two readable quarters or more)
+    cell_spread: float  # RMS log-covariance distance of the readable cells' kernels from their mean
     seconds: float = 0.0  # what making the map took (``map_for_estimate``)
 
     @property
@@ -150,7 +155,7 @@ class KernelMap:
 
     @property
     def varies(self) -> bool:
-        return self.variation >= VARIES
+        return self.variation >= VARIES and self.cell_spread >= CELL_SPREAD
 
     def verdict(self) -> str:
         return "varies" if self.varies else "uniform"
@@ -217,7 +222,9 @@ def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSett
     quarters, quarter_content = cell_kernels(tiles, Grid(2 * grid.rows, 2 * grid.cols, grid.height, grid.width),
                                              size, QUARTER_VIEWS, weights, device)
     spread, noise = quarter_spreads(quarters, readable_cells(quarter_content))
-    kmap = KernelMap(np.broadcast_to(global_kernel, local.shape).copy(), grid, local, readable, spread, noise)
+    cell_spread = rms_spread(np.array([log_covariance(k) for k in local[readable]]))
+    kmap = KernelMap(np.broadcast_to(global_kernel, local.shape).copy(), grid, local, readable, spread, noise,
+                     cell_spread)
     if kmap.varies:
         kmap.kernels[readable] = local[readable]
     return kmap
@@ -232,7 +239,7 @@ def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: Estimator
     grid = settings.grid(*image.shape[:2])
     if kernel_x2.min() < 0:
         uniform = np.broadcast_to(kernel_x2, (grid.rows, grid.cols) + kernel_x2.shape).copy()
-        kmap = KernelMap(uniform, grid, uniform, np.ones((grid.rows, grid.cols), bool), 0.0, 0.0)
+        kmap = KernelMap(uniform, grid, uniform, np.ones((grid.rows, grid.cols), bool), 0.0, 0.0, 0.0)
     else:
         kmap = estimate_map(image, kernel_x2, settings, weights=prior_weight_paths(config)[0][0],
                             device=device)

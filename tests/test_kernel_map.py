@@ -100,8 +100,7 @@ def test_uniform_blur_gives_a_uniform_verdict_and_the_global_kernel():
 def _variation(quarters: np.ndarray, readable: np.ndarray | None = None) -> float:
     readable = np.ones(quarters.shape[:2], bool) if readable is None else readable
     spread, noise = quarter_spreads(quarters, readable)
-    return KernelMap(quarters, Grid(*quarters.shape[:2], 64, 64), quarters, readable, spread, noise,
-                     0.0).variation
+    return KernelMap(quarters, Grid(*quarters.shape[:2], 64, 64), quarters, readable, spread, noise).variation
 
 
 def test_variation_is_spread_across_the_photo_over_spread_within_a_cell():
@@ -118,11 +117,14 @@ def test_variation_is_spread_across_the_photo_over_spread_within_a_cell():
 
 
 def test_the_blur_varies_only_where_the_quarters_and_the_cells_both_say_so():
-    kernels = np.stack([[isotropic_gaussian(1.0, 13)] * 2] * 2)
     grid, readable = Grid(2, 2, 64, 64), np.ones((2, 2), bool)
-    assert KernelMap(kernels, grid, kernels, readable, 0.5, 0.1, CELL_SPREAD + 0.1).varies
-    assert not KernelMap(kernels, grid, kernels, readable, 0.5, 0.1, CELL_SPREAD - 0.1).varies  # cells alike
-    assert not KernelMap(kernels, grid, kernels, readable, 0.1, 0.1, CELL_SPREAD + 0.1).varies  # within noise
+    apart = np.stack([[isotropic_gaussian(s, 13)] * 2 for s in (0.8, 2.0)])  # a sharp row and a wide row
+    alike = np.stack([[isotropic_gaussian(s, 13)] * 2 for s in (1.0, 1.05)])
+    assert KernelMap(apart, grid, apart, readable, 0.0, 0.0).cell_spread > CELL_SPREAD > \
+        KernelMap(alike, grid, alike, readable, 0.0, 0.0).cell_spread
+    assert KernelMap(apart, grid, apart, readable, 0.5, 0.1).varies
+    assert not KernelMap(alike, grid, alike, readable, 0.5, 0.1).varies  # cells alike
+    assert not KernelMap(apart, grid, apart, readable, 0.1, 0.1).varies  # within noise
 
 
 def test_srmd_with_a_uniform_map_is_srmd_with_its_kernel(textured):

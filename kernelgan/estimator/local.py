@@ -145,13 +145,17 @@ class KernelMap:
     readable: np.ndarray  # rows x cols bool: cells with content enough to read (``FLAT``)
     spread: float  # RMS log-covariance distance of the readable quarter cells' kernels from their mean
     noise: float  # the same within a cell (RMS over cells with two readable quarters or more)
-    cell_spread: float  # RMS log-covariance distance of the readable cells' kernels from their mean
     seconds: float = 0.0  # what making the map took (``map_for_estimate``)
 
     @property
     def variation(self) -> float:
         """``spread`` in units of ``noise`` (about 1 for one uniform blur; ``noise`` floored at ``MIN_NOISE``)."""
         return self.spread / max(self.noise, MIN_NOISE)
+
+    @property
+    def cell_spread(self) -> float:
+        """``rms_spread`` of the readable cells' own kernels (``local``), in log-covariance."""
+        return rms_spread(np.array([log_covariance(k) for k in self.local[self.readable]]))
 
     @property
     def varies(self) -> bool:
@@ -222,9 +226,7 @@ def estimate_map(image: np.ndarray, global_kernel: np.ndarray, settings: MapSett
     quarters, quarter_content = cell_kernels(tiles, Grid(2 * grid.rows, 2 * grid.cols, grid.height, grid.width),
                                              size, QUARTER_VIEWS, weights, device)
     spread, noise = quarter_spreads(quarters, readable_cells(quarter_content))
-    cell_spread = rms_spread(np.array([log_covariance(k) for k in local[readable]]))
-    kmap = KernelMap(np.broadcast_to(global_kernel, local.shape).copy(), grid, local, readable, spread, noise,
-                     cell_spread)
+    kmap = KernelMap(np.broadcast_to(global_kernel, local.shape).copy(), grid, local, readable, spread, noise)
     if kmap.varies:
         kmap.kernels[readable] = local[readable]
     return kmap
@@ -239,7 +241,7 @@ def map_for_estimate(image: np.ndarray, kernel_x2: np.ndarray, config: Estimator
     grid = settings.grid(*image.shape[:2])
     if kernel_x2.min() < 0:
         uniform = np.broadcast_to(kernel_x2, (grid.rows, grid.cols) + kernel_x2.shape).copy()
-        kmap = KernelMap(uniform, grid, uniform, np.ones((grid.rows, grid.cols), bool), 0.0, 0.0, 0.0)
+        kmap = KernelMap(uniform, grid, uniform, np.ones((grid.rows, grid.cols), bool), 0.0, 0.0)
     else:
         kmap = estimate_map(image, kernel_x2, settings, weights=prior_weight_paths(config)[0][0],
                             device=device)

@@ -228,6 +228,46 @@ def test_the_x4_stage_takes_its_own_step_budget(monkeypatch):
     assert budgets == [(2, 3, 256), (4, 5, 7), (2, 3, 256), (4, 3, 256)]
 
 
+def test_x4_members_train_the_x4_stage_again_from_the_x2_weights_and_average(monkeypatch):
+    """``x4_members=2``: two x4 stages, each from the x2 stage's end weights with its own seed; the output is their
+    mean, back-projected against the photo, so it differs from either member and is the same run to run."""
+    from kernelgan.kernels import analytic_x4
+
+    starts: list[dict] = []
+    ends: list[dict] = []
+    outputs: list[torch.Tensor] = []
+    original_train, original_stage = zssr.train, zssr.stage
+
+    def spy_train(sources, kernel, scale, net, *args, **kwargs):
+        starts.append({k: v.clone() for k, v in net.state_dict().items()})
+        gain = original_train(sources, kernel, scale, net, *args, **kwargs)
+        ends.append({k: v.clone() for k, v in net.state_dict().items()})
+        return gain
+
+    def spy_stage(sources, kernel, scale, *args, **kwargs):
+        net, out = original_stage(sources, kernel, scale, *args, **kwargs)
+        if scale == 4:
+            outputs.append(out.clone())
+        return net, out
+
+    monkeypatch.setattr(zssr, "train", spy_train)
+    monkeypatch.setattr(zssr, "stage", spy_stage)
+    lr = np.random.default_rng(7).random((40, 44, 3)).astype(np.float32)
+    k2 = centre_kernel(anisotropic_gaussian(13, 2.0, 1.5, 0.3, (6, 6)), 2)
+    options = {"max_iters": 3, "crop": 32, "channels": 8, "precision": "fp32", "start": ""}
+    sr = get_backend("zssr").upscale(lr, k2, 4, **options, x4_members=2)
+    assert len(starts) == 3 and len(outputs) == 2
+    for member in (1, 2):  # both x4 stages start where the x2 stage ended
+        assert all(torch.equal(ends[0][k], starts[member][k]) for k in ends[0])
+    assert not all(torch.equal(ends[1][k], ends[2][k]) for k in ends[1])  # other seeds, other networks
+    expected = zssr.back_project((outputs[0] + outputs[1]) / 2, to_tensor(lr, torch.device("cpu")),
+                                 analytic_x4(k2), 4, ZSSRConfig().back_projection)
+    np.testing.assert_allclose(sr, to_image(expected).clip(0, 1), atol=1e-4)  # the backend re-centres the kernel
+    assert min(np.abs(sr - to_image(o)).mean() for o in outputs) > 1e-3
+    monkeypatch.setattr(zssr, "stage", original_stage)
+    np.testing.assert_array_equal(get_backend("zssr").upscale(lr, k2, 4, **options, x4_members=2), sr)
+
+
 def test_channels_last_is_the_same_network_in_another_memory_order():
     torch.manual_seed(0)
     plain = ResidualNet(channels=8, layers=3).eval()

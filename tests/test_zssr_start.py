@@ -86,6 +86,9 @@ def test_configurations_and_start_files_are_checked(tmp_path):
         backend.weight_files(2, channels=16)  # refused where the fingerprint is made, before any work
     assert zssr.configuration({}).start == "shipped" and zssr.configuration({"config": "full"}).start == ""
     assert zssr.configuration({"config": "published"}) == zssr.PUBLISHED
+    quality = zssr.configuration({"config": "quality"})  # fast, but for its x4 stage
+    assert (quality.x4_members, quality.x4_max_iters) == (2, 3000)
+    assert replace(quality, x4_max_iters=0, x4_min_iters=0, x4_members=1) == zssr.configuration({})
     shipped = backend.weight_files(2)
     assert len(shipped) == 1 and shipped[0].is_file()  # the default reads the shipped start
     assert backend.weight_files(2, config="full") == []

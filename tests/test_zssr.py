@@ -147,7 +147,7 @@ def test_zssr_is_deterministic_and_precisions_agree():
 def test_unknown_precision_or_symmetries_is_refused_before_work():
     from kernelgan.errors import InputError
     lr = np.zeros((16, 16, 3), dtype=np.float32)
-    for bad in ({"precision": "fp16"}, {"symmetries": "some"}):
+    for bad in ({"precision": "fp16"}, {"symmetries": "some"}, {"x4_members": 0}):
         with pytest.raises(InputError, match="zssr"):
             get_backend("zssr").upscale(lr, bicubic_kernel(2), 2, **bad)
 

@@ -372,7 +372,7 @@ def super_resolve(lr: torch.Tensor, kernel: np.ndarray, scale: int, config: ZSSR
                      min_iters=config.x4_min_iters or config.min_iters)
         k4 = analytic_x4(kernel)
         members = [stage([(lr, 1.0), (sr, 2.0)], k4, 4, net, x4, real, seed + 1 + m, progress)[1]
-                   for m in range(max(config.x4_members, 1))]
+                   for m in range(config.x4_members)]
         sr = members[0] if len(members) == 1 else back_project(
             torch.stack(members).mean(dim=0), lr, k4, 4, 0 if real else config.back_projection)
     elif scale == 4:
@@ -407,5 +407,7 @@ class ZSSR:
             if getattr(config, name) not in allowed:
                 raise InputError(f"backend zssr: option {name} must be one of {', '.join(allowed)}, "
                                  f"not {getattr(config, name)!r}")
+        if config.x4_members < 1:
+            raise InputError(f"backend zssr: option x4_members must be at least 1, not {config.x4_members}")
         lr_t = to_tensor(lr, torch.device(device))
         return to_image(super_resolve(lr_t, kernel, scale, config, real, seed, progress)).clip(0, 1)

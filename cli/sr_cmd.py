@@ -36,7 +36,7 @@ def sr(
     iters: Optional[int] = typer.Option(None, "--iters", min=1, help="zssr: maximum training steps (default 300 from the learned start, configuration fast; --opt config=full: 2000 from random weights; the paper used 3000)."),
     noise: Optional[str] = typer.Option(None, "--noise", help="srmd: the LR image's noise level, 0-50 on the 8-bit scale, or auto (default: estimated from the photo)."),
     weights: Optional[str] = typer.Option(None, "--weights", help="srmd: auto (default: the realistic weights for a noisy or JPEG-compressed photo, else the classical ones), classical, real, or a file from `kernelgan train-srmd`."),
-    opt: list[str] = typer.Option([], "--opt", help="Any option of the backend as KEY=VALUE (repeatable; e.g. zssr: --opt config=full|published, --opt precision=fp32, --opt max_iters=3000)."),
+    opt: list[str] = typer.Option([], "--opt", help="Any option of the backend as KEY=VALUE (repeatable; e.g. zssr: --opt config=quality|full|published (quality: a longer x4 stage, trained twice), --opt precision=fp32, --opt max_iters=3000)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (the backend's network and training run there)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing results."),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per image on stdout."),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from kernelgan.kernels import anisotropic_gaussian, bicubic_kernel, centre_kernel, random_kernel
+from kernelgan.kernels import analytic_x4, anisotropic_gaussian, bicubic_kernel, centre_kernel, random_kernel
 from kernelgan.resize import blur_downsample, imresize
 from kernelgan.sr import get_backend, resample, zssr
 from kernelgan.sr.fathers import Augmentation, FatherSampler, dihedral, kernel_symmetries, undo_dihedral
@@ -176,7 +176,6 @@ def test_gradual_fathers_come_from_the_photo_and_the_earlier_stage_output():
 
 
 def test_gradual_x4_trains_on_from_x2_with_the_x4_kernel_against_the_photo(monkeypatch):
-    from kernelgan.kernels import analytic_x4
     calls: list[tuple[int, int, tuple[int, ...]]] = []  # (scale, kernel size, fathers' shape)
     starts: list[dict] = []
     ends: list[dict] = []
@@ -231,8 +230,6 @@ def test_the_x4_stage_takes_its_own_step_budget(monkeypatch):
 def test_x4_members_train_the_x4_stage_again_from_the_x2_weights_and_average(monkeypatch):
     """``x4_members=2``: two x4 stages, each from the x2 stage's end weights with its own seed; the output is their
     mean, back-projected against the photo, so it differs from either member and is the same run to run."""
-    from kernelgan.kernels import analytic_x4
-
     starts: list[dict] = []
     ends: list[dict] = []
     outputs: list[torch.Tensor] = []
@@ -280,7 +277,6 @@ def test_channels_last_is_the_same_network_in_another_memory_order():
 
 
 def test_the_x4_stage_finds_the_symmetries_of_the_x2_kernel_in_its_x4_kernel():
-    from kernelgan.kernels import analytic_x4
     for angle, expected in ((0.0, (0, 2, 4, 6)), (0.5, (0, 2))):
         k2 = centre_kernel(anisotropic_gaussian(13, 6.0, 1.0, angle, (6, 6)), 2)
         assert zssr.allowed_transforms(k2, "kernel") == expected

@@ -366,6 +366,7 @@ def super_resolve(lr: torch.Tensor, kernel: np.ndarray, scale: int, config: ZSSR
     ``x4_min_iters`` steps when set; ``x4_members`` such stages, seeds ``seed + 1`` on, averaged and
     back-projected). Without: two x2 passes (the second
     on the x2 output, with the same x2 kernel), back-projected against the photo with the x4 kernel."""
+    rounds = 0 if real else config.back_projection
     net, sr = stage([(lr, 1.0)], kernel, 2, None, config, real, seed, progress)
     if scale == 4 and config.gradual:
         x4 = replace(config, max_iters=config.x4_max_iters or config.max_iters,
@@ -373,11 +374,10 @@ def super_resolve(lr: torch.Tensor, kernel: np.ndarray, scale: int, config: ZSSR
         k4 = analytic_x4(kernel)
         members = [stage([(lr, 1.0), (sr, 2.0)], k4, 4, net, x4, real, seed + 1 + m, progress)[1]
                    for m in range(config.x4_members)]
-        sr = members[0] if len(members) == 1 else back_project(
-            torch.stack(members).mean(dim=0), lr, k4, 4, 0 if real else config.back_projection)
+        sr = members[0] if len(members) == 1 else back_project(torch.stack(members).mean(dim=0), lr, k4, 4, rounds)
     elif scale == 4:
         _, sr = stage([(sr, 1.0)], kernel, 2, None, config, real, seed + 1, progress)
-        sr = back_project(sr, lr, analytic_x4(kernel), 4, 0 if real else config.back_projection)
+        sr = back_project(sr, lr, analytic_x4(kernel), 4, rounds)
     return sr
 
 

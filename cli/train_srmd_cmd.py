@@ -34,7 +34,7 @@ def train_srmd_cmd(
     preset: str = typer.Option(DEFAULTS.preset, "--preset", help="Degradations of the pairs: classical (family kernel + Gaussian noise), or scenes conditioned on the pipeline's estimates (bsrgan, realesrgan, realistic: both, or mix: both and classical scenes), beside --classical-fraction classical pairs with true kernels."),
     classical_fraction: float = typer.Option(DEFAULTS.classical_fraction, "--classical-fraction", min=0.0, max=1.0, help="With a realistic --preset: the share of classical pairs."),
     scenes: int = typer.Option(DEFAULTS.scenes, "--scenes", min=1, help="With a realistic --preset: scenes made before training."),
-    init: Optional[Path] = typer.Option(None, "--init", help="Start from these weights (e.g. the shipped ones: fine-tuning) instead of from scratch."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from these weights (e.g. the shipped ones: fine-tuning) instead of from scratch; narrower weights are widened to --channels first, computing the same function."),
     kernels: Optional[Path] = typer.Option(None, "--kernels", help="A kernel pool (an estimate output folder of your camera's photos, or .npy/.mat files): its x2 kernels replace the family's, so the weights specialise to them."),
     seed: int = typer.Option(DEFAULTS.seed, "--seed"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),

@@ -195,6 +195,26 @@ def test_training_is_deterministic_and_resume_continues_exactly(tmp_path):
         train_srmd(_photos(), replace(TINY, channels=4), tmp_path / "c.pt", True, torch.device("cpu"), lambda e: None)
 
 
+def test_widened_weights_compute_the_same_and_train_apart(tmp_path):
+    train_srmd(_photos(), TINY, tmp_path / "narrow.pt", False, torch.device("cpu"), lambda e: None)
+    narrow = SRMDWeights.load(tmp_path / "narrow.pt")
+    wide = narrow.widened(20)
+    assert wide.net.shape == replace(narrow.net.shape, channels=20)
+    lr, cond = torch.rand(2, 3, 12, 12), torch.randn(2, narrow.net.shape.pca_dims + 1)
+    with torch.no_grad():
+        assert torch.allclose(wide.net(lr, cond), narrow.net(lr, cond), atol=1e-5)
+    with pytest.raises(InputError, match="narrowed"):
+        narrow.widened(4)
+    # --init with narrower weights widens them; the copies of a channel then learn different filters
+    train_srmd(_photos(), replace(TINY, channels=16, init=str(tmp_path / "narrow.pt")), tmp_path / "wide.pt", False,
+               torch.device("cpu"), lambda e: None)
+    first = SRMDWeights.load(tmp_path / "wide.pt").net.convs[0].weight.detach()
+    assert first.shape[0] == 16 and not torch.allclose(first[:8], first[8:])
+    with pytest.raises(InputError, match="shape"):
+        train_srmd(_photos(), replace(TINY, layers=6, init=str(tmp_path / "narrow.pt")), tmp_path / "x.pt", False,
+                   torch.device("cpu"), lambda e: None)
+
+
 def test_train_srmd_cli(tmp_path):
     photos = photo_folder(tmp_path / "photos", 10, 48, 48)
     weights = tmp_path / "w.pt"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,31 @@ class SRMDWeights:
         }
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
+
+    def widened(self, channels: int, seed: int = 0) -> SRMDWeights:
+        """The same function with ``channels`` feature channels (at least the present number), to fine-tune from
+        (Net2Net's widening): each new channel of a hidden layer copies an old one (j copies j mod c), and the next
+        layer's weights from the copies of one channel add up to its old weights, split at random (shares
+        1/n + U(-0.2, 0.2)/n, ``seed``) so that the copies receive different gradients and grow apart."""
+        old = self.net.shape.channels
+        if channels < old:
+            raise InputError(f"a {old}-channel SRMD network can be widened, not narrowed to {channels}")
+        gen = torch.Generator().manual_seed(seed)
+        source = torch.arange(channels) % old  # the old channel each new one copies
+        net = SRMDNet(replace(self.net.shape, channels=channels))
+        convs = list(self.net.convs)
+        for i, conv in enumerate(net.convs):
+            w, b = convs[i].weight.detach(), convs[i].bias.detach()
+            if i > 0:  # inputs: the copies of one old channel share its weights
+                share = 1 + 0.2 * (2 * torch.rand(w.shape[0], channels, generator=gen) - 1)
+                totals = torch.zeros(w.shape[0], old).index_add_(1, source, share)
+                w = w[:, source] * (share / totals[:, source])[:, :, None, None]
+            if i < len(net.convs) - 1:  # outputs: copies of the old channels
+                w, b = w[source], b[source]
+            conv.weight.data.copy_(w)
+            conv.bias.data.copy_(b)
+        settings = {**self.settings, "widened_from": old}
+        return SRMDWeights(net.eval(), self.pca, settings)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SRMDWeights:

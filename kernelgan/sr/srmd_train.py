@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -262,6 +262,8 @@ def _train_srmd(photos: Photos, settings: TrainSettings, weights_path: Path, res
     net = SRMDNet(settings.shape).to(device)
     if settings.init:
         start_from = SRMDWeights.load(settings.init)
+        if replace(start_from.net.shape, channels=settings.channels) == settings.shape:  # narrower: widened
+            start_from = start_from.widened(settings.channels, settings.seed)
         if start_from.net.shape != settings.shape:
             raise InputError(f"{settings.init}: weights of shape {start_from.net.shape}, not {settings.shape}")
         net.load_state_dict(start_from.net.state_dict())

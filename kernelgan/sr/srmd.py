@@ -116,22 +116,24 @@ class SRMDWeights:
     def widened(self, channels: int, seed: int = 0) -> SRMDWeights:
         """The same function with ``channels`` feature channels (at least the present number), to fine-tune from
         (Net2Net's widening): each new channel of a hidden layer copies an old one (j copies j mod c), and the next
-        layer's weights from the copies of one channel add up to its old weights, split at random (shares
-        1/n + U(-0.2, 0.2)/n, ``seed``) so that the copies receive different gradients and grow apart."""
+        layer's weights from the copies of one channel add up to its old weights, in random shares (about 1/n each
+        for n copies, jittered by up to 20%, from ``seed``) so that the copies get different gradients and grow apart."""
         old = self.net.shape.channels
         if channels < old:
             raise InputError(f"a {old}-channel SRMD network can be widened, not narrowed to {channels}")
         gen = torch.Generator().manual_seed(seed)
         source = torch.arange(channels) % old  # the old channel each new one copies
         net = SRMDNet(replace(self.net.shape, channels=channels))
-        convs = list(self.net.convs)
-        for i, conv in enumerate(net.convs):
-            w, b = convs[i].weight.detach(), convs[i].bias.detach()
+        olds: list[nn.Conv2d] = list(self.net.convs)  # type: ignore[arg-type]
+        news: list[nn.Conv2d] = list(net.convs)  # type: ignore[arg-type]
+        for i, (conv, before) in enumerate(zip(news, olds, strict=True)):
+            assert before.bias is not None and conv.bias is not None  # every layer has one
+            w, b = before.weight.detach(), before.bias.detach()
             if i > 0:  # inputs: the copies of one old channel share its weights
                 share = 1 + 0.2 * (2 * torch.rand(w.shape[0], channels, generator=gen) - 1)
                 totals = torch.zeros(w.shape[0], old).index_add_(1, source, share)
                 w = w[:, source] * (share / totals[:, source])[:, :, None, None]
-            if i < len(net.convs) - 1:  # outputs: copies of the old channels
+            if i < len(news) - 1:  # outputs: copies of the old channels
                 w, b = w[source], b[source]
             conv.weight.data.copy_(w)
             conv.bias.data.copy_(b)

@@ -21,6 +21,10 @@ Also: the estimated noise level and the share of photos the pipeline sent to the
 The presets' blur is a chain of kernels and resizes (no single true kernel), so there is no true-kernel row.
 
     python benchmarks/realistic.py --set suite --scales 2,4 --seeds 0 --zssr
+
+``--real-weights FILE`` (``{scale}`` in the name is replaced by the scale) puts other realistic weights (from
+``kernelgan train-srmd``) in place of the shipped ones, in the srmd-real row and wherever the pipeline sends a photo
+to the realistic weights.
 """
 
 from __future__ import annotations
@@ -55,8 +59,8 @@ SRMD_ROWS = {"pipeline": {}, "srmd-classical-0": {"weights": "classical", "noise
 MIN_LR = 64  # the estimator's smallest photo side: smaller LRs (Set5 at x4) are left out and counted
 
 
-def run_case(args: tuple[str, str, int, int, int, tuple[str, ...]]) -> dict | None:
-    path, preset, scale, seed, crop, rows = args
+def run_case(args: tuple[str, str, int, int, int, tuple[str, ...], str]) -> dict | None:
+    path, preset, scale, seed, crop, rows, real_weights = args
     torch.set_num_threads(1)
     name = f"{Path(path).parent.name}/{Path(path).stem}"
     hr = crop_to_multiple(central_crop(read_image(path), crop), scale)
@@ -76,7 +80,10 @@ def run_case(args: tuple[str, str, int, int, int, tuple[str, ...]]) -> dict | No
         elif row == "zssr-real":
             sr = get_backend("zssr").upscale(lr, kernel, scale, real=True)
         else:
-            sr = get_backend("srmd").upscale(lr, kernel, scale, **SRMD_ROWS[row])
+            options = dict(SRMD_ROWS[row])
+            if real_weights and (row == "srmd-real" or (row == "pipeline" and found.realistic)):
+                options["weights"] = real_weights.format(scale=scale)
+            sr = get_backend("srmd").upscale(lr, kernel, scale, **options)
         seconds = time.perf_counter() - start + (estimate_seconds if row == "pipeline" else 0.0)
         cells[row] = {"psnr": psnr_y(sr, hr, scale), "ssim": ssim_y(sr, hr, scale), "seconds": seconds}
     return {"photo": name, "preset": preset, "scale": scale, "seed": seed, "cells": cells,
@@ -94,12 +101,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--zssr", action="store_true", help="also the zssr-real row (ZSSR's real-photo mode)")
+    parser.add_argument("--real-weights", default="", help="realistic SRMD weights in place of the shipped ones "
+                        "({scale} in the name is replaced by the scale)")
     args = parser.parse_args()
     rows = (*ROWS, "zssr-real") if args.zssr else ROWS
     if not (args.data / "Set5").is_dir():
         sys.exit(f"data not found at {args.data}")
     paths = photos(args.set, args.data)[: args.limit]
-    jobs = [(str(p), preset, int(s), int(seed), args.crop, rows) for s in args.scales.split(",")
+    jobs = [(str(p), preset, int(s), int(seed), args.crop, rows, args.real_weights) for s in args.scales.split(",")
             for preset in args.presets.split(",") for seed in args.seeds.split(",") for p in paths]
     cases, too_small = [], 0
     with mp.get_context("spawn").Pool(args.jobs) as pool:
@@ -114,7 +123,7 @@ def main() -> None:
                   + " ".join(f"{r}={c[r]['psnr']:.2f}" for r in rows), flush=True)
     print(f"\n{args.set}: {len(paths)} photos, presets {args.presets}, scales {args.scales}, seeds {args.seeds}, "
           f"crop {args.crop}; torch threads 1 per process, {args.jobs} processes; {too_small} cases left out "
-          f"(LR under {MIN_LR} px, the estimator's minimum)")
+          f"(LR under {MIN_LR} px, the estimator's minimum); realistic weights: {args.real_weights or 'shipped'}")
     groups = sorted({(c["preset"], c["scale"]) for c in cases})
     print("\nY-PSNR / SSIM (mean), and the pipeline's gain over bicubic interpolation")
     print("| row | " + " | ".join(f"{p} x{s} ({sum(1 for c in cases if (c['preset'], c['scale']) == (p, s))})"
@@ -126,11 +135,12 @@ def main() -> None:
             part = [c["cells"][row] for c in cases if (c["preset"], c["scale"]) == group]
             cells.append(f"{statistics.mean(x['psnr'] for x in part):.2f} / {statistics.mean(x['ssim'] for x in part):.4f}")
         print(f"| {row} | " + " | ".join(cells) + " |")
-    gains, secs, real, noise = [], [], [], []
+    gains, secs, real_secs, real, noise = [], [], [], [], []
     for group in groups:
         part = [c for c in cases if (c["preset"], c["scale"]) == group]
         gains.append(f"{statistics.mean(c['cells']['pipeline']['psnr'] - c['cells']['bicubic']['psnr'] for c in part):+.2f}")
         secs.append(f"{statistics.median(c['cells']['pipeline']['seconds'] for c in part):.2f}")
+        real_secs.append(f"{statistics.median(c['cells']['srmd-real']['seconds'] for c in part):.2f}")
         real.append(f"{sum(c['realistic'] for c in part)}/{len(part)}")
         noise.append(f"{statistics.median(c['noise'] for c in part):.2f}")
     print("| pipeline - bicubic (dB) | " + " | ".join(gains) + " |")
@@ -143,6 +153,7 @@ def main() -> None:
         print("| zssr-real - bicubic (dB) | " + " | ".join(zssr_gains) + " |")
         print("| zssr-real median seconds (1 thread) | " + " | ".join(zssr_secs) + " |")
     print("| pipeline median seconds | " + " | ".join(secs) + " |")
+    print("| srmd-real median seconds (SR alone) | " + " | ".join(real_secs) + " |")
     print("| sent to realistic weights | " + " | ".join(real) + " |")
     print("| median estimated noise (8-bit) | " + " | ".join(noise) + " |")
 

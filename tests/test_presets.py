@@ -6,7 +6,8 @@ from typer.testing import CliRunner
 
 from conftest import natural_image
 from kernelgan.io import read_image, write_image
-from kernelgan.presets import PRESETS, apply_preset, ops
+from kernelgan.kernel_shape import covariance
+from kernelgan.presets import PRESETS, apply_preset, first_order_kernel, ops, realesrgan
 from kernelgan_cli.app import app
 
 HR = natural_image(96, 128, seed=3).astype(np.float64)
@@ -127,3 +128,19 @@ def test_degrade_demosaic_goes_through_the_bayer_pattern_and_is_recorded(tmp_pat
     assert np.abs(read_image(out / "p.png") - plain).mean() > 1e-3
     bad = runner.invoke(app, ["degrade", str(hr), "-o", str(out), "--preset", "bsrgan", "--demosaic", "--force"])
     assert bad.exit_code == 2 and "classical" in bad.output
+
+
+def test_first_order_kernels_of_the_realistic_presets():
+    # Real-ESRGAN: the first stage's kernel rebuilt exactly from what was recorded, whatever its kind
+    for seed in range(12):
+        log: list[dict] = []
+        drawn = realesrgan._random_kernel(np.random.default_rng(seed), realesrgan.FIRST, log)
+        np.testing.assert_allclose(first_order_kernel("realesrgan", log, 64), drawn, atol=1e-12)
+    # BSRGAN: the two Gaussians in HR pixels, the second one after a resize to half the height (pixels twice as wide)
+    log = [{"op": "blur", "kernel": "isotropic_gaussian", "size": 7, "sigma": 1.0},
+           {"op": "resize", "mode": "bicubic", "size": [32, 32]},
+           {"op": "blur", "kernel": "anisotropic_gaussian", "size": 7, "axes": [1.0, 0.5], "theta": 0.0}]
+    k = first_order_kernel("bsrgan", log, 64)
+    assert k.shape[0] % 2 == 1 and abs(k.sum() - 1) < 1e-9
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(covariance(k))), [1 + 4 * 0.25, 1 + 4 * 1.0], rtol=0.02)
+    assert first_order_kernel("classical", log, 64) is None

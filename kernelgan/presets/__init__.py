@@ -73,3 +73,15 @@ def apply_preset(name: str, hr: np.ndarray, scale: int, rng: np.random.Generator
     module = modules[name]
     lr, choices = module.degrade(hr, scale, rng)
     return Degraded(lr, None, choices)
+
+
+def first_order_kernel(name: str, choices: list[dict], hr_height: int) -> np.ndarray | None:
+    """The blur kernel, in HR pixels, that a realistic preset's ``choices`` say it applied (``bsrgan``: both of its
+    Gaussian blurs in HR pixels; ``realesrgan``: the first stage's kernel), for an HR photo ``hr_height`` rows
+    high; None for other presets. The chains' resizes, second-order blur, noise and JPEG are not in it, so this is
+    what a "true kernel" can mean for such a photo, not an exact model of it."""
+    if name == "bsrgan":
+        return bsrgan.blur_kernel(choices, hr_height)
+    if name == "realesrgan":
+        return realesrgan.first_kernel(choices)
+    return None

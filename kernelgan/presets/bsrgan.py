@@ -9,7 +9,9 @@ then JPEG always.
 from __future__ import annotations
 
 import numpy as np
+from scipy import signal
 
+from ..kernels import normalise
 from ..resize import blur
 from . import ops
 
@@ -105,3 +107,23 @@ def degrade(hr: np.ndarray, scale: int, rng: np.random.Generator) -> tuple[np.nd
             img = _sensor_noise(img, rng, log)
     img = _jpeg(img, rng, log, "end")
     return np.clip(img, 0, 1).astype(np.float32), log
+
+
+def blur_kernel(choices: list[dict], hr_height: int) -> np.ndarray:
+    """The model's blur in HR pixels, from the ``choices`` ``degrade`` returned for an HR photo ``hr_height`` rows
+    high: its isotropic and anisotropic Gaussians convolved, each widened by the HR pixels per pixel of the picture
+    it blurred (a blur after the intermediate downscale or the final resize acts on larger pixels). The resizes'
+    own filters, the noise and the JPEG are not in it. Odd square, sums to 1."""
+    per_pixel, parts = 1.0, []
+    for c in choices:
+        if c["op"] in ("downscale", "resize"):
+            per_pixel = hr_height / c["size"][0]
+        elif c["op"] == "blur":
+            axes = [c["sigma"], c["sigma"]] if c["kernel"] == "isotropic_gaussian" else c["axes"]
+            s1, s2 = (per_pixel * a for a in axes)
+            size = 2 * int(np.ceil(3.5 * max(s1, s2))) + 1
+            parts.append(ops.gaussian(size, s1, s2, c.get("theta", 0.0)))
+    kernel = np.ones((1, 1))
+    for part in parts:
+        kernel = signal.convolve(kernel, part)
+    return normalise(kernel)

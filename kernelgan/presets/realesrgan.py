@@ -103,3 +103,15 @@ def degrade(hr: np.ndarray, scale: int, rng: np.random.Generator) -> tuple[np.nd
     else:
         img = final_resize_and_sinc(final_jpeg(img))
     return np.clip(img, 0, 1).astype(np.float32), log
+
+
+def first_kernel(choices: list[dict]) -> np.ndarray:
+    """The first-order blur kernel (the first stage's, applied to the HR photo itself), rebuilt from the ``choices``
+    ``degrade`` returned; odd square, sums to 1 (a sinc kernel has negative lobes)."""
+    c = next(c for c in choices if c["op"] == "blur")
+    if c["kernel"] == "sinc":
+        return ops.sinc(c["size"], c["cutoff"])
+    sx, sy = c["sigma"]
+    if c["kernel"] in ("iso", "aniso"):
+        return ops.gaussian(c["size"], sx, sy, c["theta"])
+    return ops.generalized_gaussian(c["size"], sx, sy, c["theta"], c["beta"], plateau=c["kernel"].startswith("plateau"))

@@ -14,11 +14,15 @@ Rows (Y-PSNR / SSIM, ``scale`` pixels shaved; seconds per photo):
 - srmd-classical-0: the classical weights at noise 0 with the estimated kernel (the pipeline before the noise
   estimate and the realistic weights);
 - srmd-real: the realistic weights with the estimated kernel and noise, whatever the photo looks like;
-- srmd-classical-auto: the classical weights with the estimated kernel and noise.
+- srmd-classical-auto: the classical weights with the estimated kernel and noise;
+- srmd-real-first-kernel: the realistic weights with the preset's own blur kernel (``presets.first_order_kernel``:
+  BSRGAN's two Gaussians in HR pixels, Real-ESRGAN's first-stage kernel; at x4 the x2 kernel whose analytic x4
+  matches it) and the estimated noise: what a perfect kernel estimate would give. The presets' noise is not one
+  level at the LR (two stages, resizes, Poisson and sensor noise, JPEG), so no row has a true noise level.
 Also: the estimated noise level and the share of photos the pipeline sent to the realistic weights.
 - zssr-real (with ``--zssr``): ZSSR's real-photo mode (noisy sons, no back-projection) in its default
   configuration with the estimated kernel.
-The presets' blur is a chain of kernels and resizes (no single true kernel), so there is no true-kernel row.
+The presets' blur is a chain of kernels and resizes: the first-order kernel is the nearest thing to a true one.
 
     python benchmarks/realistic.py --set suite --scales 2,4 --seeds 0 --zssr
 
@@ -46,14 +50,16 @@ from kernelgan.degradation import measure  # noqa: E402
 from kernelgan.estimator import estimate_kernel  # noqa: E402
 from kernelgan.estimator.registry import DEFAULT, get_estimator  # noqa: E402
 from kernelgan.io import read_image  # noqa: E402
+from kernelgan.kernels import x2_kernel_for_x4  # noqa: E402
 from kernelgan.metrics import psnr_y, ssim_y  # noqa: E402
-from kernelgan.presets import apply_preset  # noqa: E402
+from kernelgan.presets import apply_preset, first_order_kernel  # noqa: E402
 from kernelgan.sr import get_backend  # noqa: E402
 from kernelgan.synth import crop_to_multiple, image_rng  # noqa: E402
 
-ROWS = ("bicubic", "pipeline", "srmd-classical-0", "srmd-real", "srmd-classical-auto")
+ROWS = ("bicubic", "pipeline", "srmd-classical-0", "srmd-real", "srmd-classical-auto", "srmd-real-first-kernel")
 SRMD_ROWS = {"pipeline": {}, "srmd-classical-0": {"weights": "classical", "noise": "0"},
-             "srmd-real": {"weights": "real"}, "srmd-classical-auto": {"weights": "classical"}}
+             "srmd-real": {"weights": "real"}, "srmd-classical-auto": {"weights": "classical"},
+             "srmd-real-first-kernel": {"weights": "real"}}
 
 
 MIN_LR = 64  # the estimator's smallest photo side: smaller LRs (Set5 at x4) are left out and counted
@@ -66,7 +72,11 @@ def run_case(args: tuple[str, str, int, int, int, tuple[str, ...], str]) -> dict
     hr = crop_to_multiple(central_crop(read_image(path), crop), scale)
     if min(hr.shape[:2]) // scale < MIN_LR:
         return None
-    lr = apply_preset(preset, hr, scale, image_rng(seed, f"{name}:{preset}")).lr
+    degraded = apply_preset(preset, hr, scale, image_rng(seed, f"{name}:{preset}"))
+    lr = degraded.lr
+    first = first_order_kernel(preset, degraded.choices, hr.shape[0])
+    assert first is not None
+    first_x2 = first if scale == 2 else x2_kernel_for_x4(first)
     lr = (np.round(lr * 255) / 255).astype(np.float32)  # as saved to an 8-bit file
     start = time.perf_counter()
     kernel = estimate_kernel(lr, 2, get_estimator(DEFAULT).config, device="cpu").kernel_x2
@@ -81,9 +91,10 @@ def run_case(args: tuple[str, str, int, int, int, tuple[str, ...], str]) -> dict
             sr = get_backend("zssr").upscale(lr, kernel, scale, real=True)
         else:
             options = dict(SRMD_ROWS[row])
-            if real_weights and (row == "srmd-real" or (row == "pipeline" and found.realistic)):
+            if real_weights and (row.startswith("srmd-real") or (row == "pipeline" and found.realistic)):
                 options["weights"] = real_weights.format(scale=scale)
-            sr = get_backend("srmd").upscale(lr, kernel, scale, **options)
+            sr = get_backend("srmd").upscale(lr, first_x2 if row == "srmd-real-first-kernel" else kernel, scale,
+                                             **options)
         seconds = time.perf_counter() - start + (estimate_seconds if row == "pipeline" else 0.0)
         cells[row] = {"psnr": psnr_y(sr, hr, scale), "ssim": ssim_y(sr, hr, scale), "seconds": seconds}
     return {"photo": name, "preset": preset, "scale": scale, "seed": seed, "cells": cells,

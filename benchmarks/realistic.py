@@ -73,11 +73,10 @@ def run_case(args: tuple[str, str, int, int, int, tuple[str, ...], str]) -> dict
     if min(hr.shape[:2]) // scale < MIN_LR:
         return None
     degraded = apply_preset(preset, hr, scale, image_rng(seed, f"{name}:{preset}"))
-    lr = degraded.lr
+    lr = (np.round(degraded.lr * 255) / 255).astype(np.float32)  # as saved to an 8-bit file
     first = first_order_kernel(preset, degraded.choices, hr.shape[0])
     assert first is not None
     first_x2 = first if scale == 2 else x2_kernel_for_x4(first)
-    lr = (np.round(lr * 255) / 255).astype(np.float32)  # as saved to an 8-bit file
     start = time.perf_counter()
     kernel = estimate_kernel(lr, 2, get_estimator(DEFAULT).config, device="cpu").kernel_x2
     found = measure(lr)
@@ -91,7 +90,7 @@ def run_case(args: tuple[str, str, int, int, int, tuple[str, ...], str]) -> dict
             sr = get_backend("zssr").upscale(lr, kernel, scale, real=True)
         else:
             options = dict(SRMD_ROWS[row])
-            if real_weights and (row.startswith("srmd-real") or (row == "pipeline" and found.realistic)):
+            if real_weights and (options.get("weights") == "real" or (row == "pipeline" and found.realistic)):
                 options["weights"] = real_weights.format(scale=scale)
             sr = get_backend("srmd").upscale(lr, first_x2 if row == "srmd-real-first-kernel" else kernel, scale,
                                              **options)

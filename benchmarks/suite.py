@@ -19,7 +19,9 @@ Sets (photos, cropped to at most --crop px so a run takes minutes; needs ../shar
           the default list.
 Each photo gets one kernel of each family (``kernelgan.families``; seeded by photo and family), is blurred
 and subsampled x2 and rounded to 8 bits. Rows: each estimator; "fixed (family)" = the family's best isotropic
-Gaussian; "fixed (div2krk)" = DIV2KRK's (variance about 3, one kernel for every photo); bicubic; true.
+Gaussian; "fixed (div2krk)" = DIV2KRK's (variance about 3, one kernel for every photo); bicubic; "true
+(symmetrised)" = the mean of the true kernel and its 180-degree turn (``kernels.symmetrised``: the ceiling of an
+estimator that reads only power spectra, as the prior networks do); true.
 Measures per family: mean kernel PSNR, correlation of log kernel sizes with the truth, mean re-degradation
 PSNR, the worst image's re-degradation PSNR relative to the family's fixed kernel, SRMD x2 Y-PSNR (shipped
 weights; 2 px shaved), seconds per image; and, for an estimator with a confidence, the rank correlation
@@ -49,7 +51,7 @@ from kernelgan.evaluate import score_kernel
 from kernelgan.families import FAMILIES, fixed_kernel, sample_kernel
 from kernelgan.io import read_image
 from kernelgan.kernel_shape import pearson
-from kernelgan.kernels import bicubic_kernel
+from kernelgan.kernels import bicubic_kernel, symmetrised
 from kernelgan.presets import ops
 from kernelgan.resize import imresize
 from kernelgan.sr import get_backend
@@ -57,7 +59,7 @@ from kernelgan.synth import crop_to_multiple, degrade, image_rng
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DIV2KRK_HR = (3, 13, 14, 23, 24, 30, 33, 38)
-REFERENCE_ROWS = ("fixed (family)", "fixed (div2krk)", "bicubic", "true")
+REFERENCE_ROWS = ("fixed (family)", "fixed (div2krk)", "bicubic", "true (symmetrised)", "true")
 
 
 REALISTIC_FAMILIES = "lens,shake,combo,tremor,div2krk+noise"
@@ -115,7 +117,7 @@ def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, s
         kernels[est], quality[est] = result.kernel_x2, result.quality
         seconds[est] = time.perf_counter() - start
     kernels.update({"fixed (family)": fixed_kernel(kernel_family(family)), "fixed (div2krk)": fixed_kernel("div2krk"),
-                    "bicubic": bicubic_kernel(2), "true": truth})
+                    "bicubic": bicubic_kernel(2), "true (symmetrised)": symmetrised(truth), "true": truth})
     sr = None
     if with_sr:
         backend = get_backend("srmd")

@@ -68,6 +68,26 @@ def centre_kernel(k: np.ndarray, scale: int, keep_negative: bool = False) -> np.
     return normalise(big if keep_negative else np.clip(big, 0, None))
 
 
+def turned(k: np.ndarray, scale: int = 2) -> np.ndarray:
+    """``k`` (odd-sized) turned by 180 degrees about the centre the convention wants for ``scale``: flipped both
+    ways, then moved ``scale - 1`` whole pixels down and right (the flip takes that centre to ``scale - 1`` pixels
+    above and left of it), the rim moved out dropped and the rest renormalised. Its power spectrum is ``k``'s: an
+    estimator that reads only power spectra cannot tell the two apart."""
+    k = np.asarray(k, dtype=np.float64)
+    if k.shape[0] % 2 == 0 or k.shape[0] != k.shape[1]:
+        raise ValueError(f"turned() needs a square odd-sized kernel, got {k.shape}")
+    step = scale - 1
+    out = np.zeros_like(k)
+    out[step:, step:] = k[::-1, ::-1][: k.shape[0] - step, : k.shape[1] - step]
+    return normalise(out)
+
+
+def symmetrised(k: np.ndarray, scale: int = 2) -> np.ndarray:
+    """The mean of ``k`` (summing to 1) and its 180-degree turn (``turned``): point-symmetric about the
+    convention's centre. What an estimator blind to the turn can at best return for ``k`` (as far from both)."""
+    return 0.5 * (np.asarray(k, dtype=np.float64) + turned(k, scale))
+
+
 def clean_kernel(k: np.ndarray, n: int = 40) -> np.ndarray:
     """Zero values under 0.75x the (n+1)-th largest, clip negatives, renormalise (KernelGAN post-processing)."""
     k = np.asarray(k, dtype=np.float64)

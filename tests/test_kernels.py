@@ -11,7 +11,9 @@ from kernelgan.kernels import (
     fit_size,
     kernel_psnr,
     random_kernel,
+    symmetrised,
     trim_rim,
+    turned,
     wanted_centre,
 )
 
@@ -137,3 +139,21 @@ def test_x2_kernel_for_x4_inverts_the_analytic_x4():
     assert kernel_psnr(fitted, k2) > 55
     other = random_kernel(np.random.default_rng(6))
     assert kernel_psnr(x2_kernel_for_x4(analytic_x4(other)), k2) < kernel_psnr(fitted, k2) - 10
+
+
+def test_turned_kernel_has_the_same_power_spectrum_and_symmetrised_is_point_symmetric():
+    xs = np.arange(11)[None, :] - 5.5
+    g = anisotropic_gaussian(11, 3.0, 0.8, 0.6, (5.5, 5.5))
+    k = centre_kernel(g * (1 + np.tanh(1.5 * xs)), 2)  # brighter on the right: a comet's tail
+    t = turned(k)
+    assert np.isclose(t.sum(), 1) and np.allclose(centre_of_mass(t), wanted_centre(11, 2), atol=2e-3)
+    assert np.abs(t - k).max() > 0.01  # really turned: the tail is on the left now
+    assert np.allclose(turned(t), k, atol=1e-4)
+    power = lambda a: np.abs(np.fft.fft2(a, (32, 32)))  # noqa: E731
+    assert np.allclose(power(t), power(k), atol=1e-3)  # up to the rim's last taps, dropped
+    s = symmetrised(k)
+    assert np.isclose(s.sum(), 1) and np.allclose(turned(s), s, atol=1e-4)
+    b = bicubic_kernel(2)
+    assert (turned(b) < 0).any() and np.allclose(turned(b), b, atol=1e-6)  # negative lobes kept; already symmetric
+    with pytest.raises(ValueError):
+        turned(np.ones((4, 4)) / 16)

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("report_cmd", "report", "Write one self-contained HTML page for an output folder."),
     "train-prior": ("train_prior_cmd", "train_prior_cmd", "Train the learned kernel prior on HR photos."),
     "train-srmd": ("train_srmd_cmd", "train_srmd_cmd", "Train SRMD weights on HR photos."),
+    "train-direction": ("train_direction_cmd", "train_direction_cmd", "Train the network that turns kernels their way."),
     "train-router": ("train_router_cmd", "train_router_cmd", "Train the detector that picks SRMD's weights."),
     "train-zssr-start": ("train_zssr_start_cmd", "train_zssr_start_cmd", "Train ZSSR's learned start on HR photos."),
 }

@@ -31,6 +31,9 @@ class EstimatorConfig:
     # predicted size error is lower than the first's by more than this (RMS log size; docs/estimators.md)
     panel_wide_gate: bool = True  # a panel: a member whose kernel does not fit G's grid (a wide network's, more than
     # learned.OUTSIDE_MASS of it outside) takes the photo, whatever the confidences say (docs/estimators.md)
+    direction_weights: str = ""  # learned prior: a network from `kernelgan train-direction` that adds the odd part a
+    # power spectrum cannot show ("shipped": the shipped one; "": none; docs/estimators.md)
+    direction_gate: float = 0.2  # ... added only where the odd part's absolute sum exceeds this (direction.GATE)
     # optimisation; 0 steps: no GAN, the estimate is the early prior's kernel
     iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (docs/estimators.md)
     crops_per_step: int = 1

@@ -19,6 +19,7 @@ from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
 from .confidence import Confidence, confidence_file_for, confidence_network_for, predict_confidence
 from .config import EstimatorConfig
+from .direction import load_direction_network, shipped_direction_path, with_odd_part
 from .prior import PriorPrediction, load_network, predict_spectra, shipped_weights_path, view_size_spread
 from .spectrum import view_spectra
 
@@ -101,7 +102,9 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     views disagree, the detector's probability and, where a confidence network judges the kernel, the predicted
     size error (RMS of log size; its bias), a 90% interval of the true size (px²), the predicted re-degradation
     PSNR and ``low_confidence`` (1.0 when the predicted size error exceeds ``LOW_CONFIDENCE_SIZE_ERROR``); with a
-    wide network, ``outside_mass``: the share of the chosen kernel outside G's grid."""
+    wide network, ``outside_mass``: the share of the chosen kernel outside G's grid. With a direction network
+    (``direction_weights``), a kernel on G's grid gets the odd part the photo shows where it is large enough
+    (``direction.with_odd_part``); ``odd_part``: that part's absolute sum, ``odd_part_added``: 1.0 if added."""
     if config.prior_views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {config.prior_views}")
     networks, detector = prior_weight_paths(config)
@@ -136,7 +139,21 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
         quality.update(predicted_size_error=confidence.size_error, size_error_bias=confidence.size_error_mean,
                        true_size_low=low, true_size_high=high, predicted_redeg_psnr=confidence.redeg_psnr,
                        low_confidence=float(confidence.size_error > LOW_CONFIDENCE_SIZE_ERROR))
-    return on_smallest_grid(chosen.kernel, config.kernel_size), quality
+    kernel = on_smallest_grid(chosen.kernel, config.kernel_size)
+    direction = direction_weights_path(config)
+    if direction is not None:
+        net = load_direction_network(direction)
+        if kernel.shape[0] == net.shape.kernel_size:  # not a wide kernel (nor MATLAB's, returned above)
+            kernel, strength = with_odd_part(kernel, image, net, config.direction_gate)
+            quality.update(odd_part=strength, odd_part_added=float(strength > config.direction_gate))
+    return kernel, quality
+
+
+def direction_weights_path(config: EstimatorConfig) -> Path | None:
+    """The direction network ``config`` asks for (``direction_weights``: "" none, "shipped", or a path)."""
+    if not config.direction_weights:
+        return None
+    return shipped_direction_path() if config.direction_weights == "shipped" else Path(config.direction_weights)
 
 
 def software_detected(quality: dict[str, float], config: EstimatorConfig) -> bool:
@@ -153,7 +170,7 @@ class LearnedPrior:
     def weight_files(self) -> list[Path]:
         networks, detector = prior_weight_paths(self.config)
         confidences = [confidence_file_for(n) if n.is_file() else None for n in networks]
-        return [p for p in (*networks, detector, *confidences) if p is not None]
+        return [p for p in (*networks, detector, *confidences, direction_weights_path(self.config)) if p is not None]
 
     def estimate(self, images: list[np.ndarray], scale: int, seed: int, device: torch.device,
                  progress: ProgressFn | None) -> list[EstimateResult | KernelganError]:

@@ -53,7 +53,9 @@ def _make_pairs(args: tuple[list[Path], int, int, str, int]) -> Pairs:
     photos = load_photos(paths, settings.pre_scales)
     config = _estimator_config()
     rng = np.random.default_rng(seed)
-    maps, kernels, truths = [], [], []
+    maps: list[np.ndarray] = []
+    kernels: list[np.ndarray] = []
+    truths: list[np.ndarray] = []
     while len(maps) < n:
         family = settings.families[rng.integers(len(settings.families))]
         k = sample_kernel(family, rng)

@@ -33,7 +33,7 @@ class EstimatorConfig:
     # learned.OUTSIDE_MASS of it outside) takes the photo, whatever the confidences say (docs/estimators.md)
     direction_weights: str = ""  # learned prior: a network from `kernelgan train-direction` that adds the odd part a
     # power spectrum cannot show ("shipped": the shipped one; "": none; docs/estimators.md)
-    direction_gate: float = 0.2  # ... added only where the odd part's absolute sum exceeds this (direction.GATE)
+    direction_gate: float = 0.25  # ... added only where the odd part's absolute sum exceeds this (direction.GATE)
     # optimisation; 0 steps: no GAN, the estimate is the early prior's kernel
     iters: int = 250  # paper: 3000; chosen from the accuracy-vs-steps curve on DIV2KRK (docs/estimators.md)
     crops_per_step: int = 1

@@ -29,7 +29,7 @@ MAP_GAIN = 10.0  # the map's values (about +-0.05) scaled to the network's input
 KERNEL_GAIN = 100.0  # the kernel's taps (about 0.01) likewise; the odd part comes out divided by it
 TILE = 256  # the map sums over tiles of this many LR px (FFTs of a bounded size) ...
 MAX_TILES = 16  # ... at most this many, spread over a large photo
-GATE = 0.2  # the odd part is added only where its absolute sum exceeds this (docs/estimators.md)
+GATE = 0.25  # the odd part is added only where its absolute sum exceeds this (chosen on the tuning photos)
 
 
 def _tiles(h: int, w: int) -> list[tuple[int, int, int, int]]:

@@ -41,6 +41,7 @@ def available_estimators() -> dict[str, EstimatorSpec]:
 DEFAULT = "prior-panel"
 PANEL = "shipped:prior,shipped:prior_sharp,shipped:prior_camera,shipped:prior_wide"  # prior-panel's members, in order
 PANEL_MARGIN = 0.125  # chosen on the tuning photos: the largest mean with no classical family below `prior`
+DIRECTION_GATE = 0.25  # chosen on the tuning photos by the same rule (docs/estimators.md, The kernel's direction)
 
 
 def _learned(**changes: object) -> EstimatorConfig:
@@ -53,8 +54,9 @@ register(EstimatorSpec(
     "reading the same spectra: prior's kernel unless another network's confidence predicts a size error smaller by "
     f"more than {PANEL_MARGIN}, or prior-wide's when its kernel does not fit 13x13 (the default since 2026-12-02, "
     "prior-wide in it since 2026-12-03; --opt panel_margin=0: always the smallest predicted error; --opt "
-    "panel_wide_gate=false: no wide gate)",
-    _learned(prior_weights=PANEL, panel_margin=PANEL_MARGIN)))
+    "panel_wide_gate=false: no wide gate); since 2026-12-04 a 13x13 kernel also gets the odd part the photo's "
+    "fourth-order statistics show where it is large (--opt direction_weights=: none)",
+    _learned(prior_weights=PANEL, panel_margin=PANEL_MARGIN, direction_weights="shipped", direction_gate=DIRECTION_GATE)))
 register(EstimatorSpec(
     "prior", "learned kernel prior, one network: it reads the image's mean local power spectrum and predicts its "
     "kernel, averaged over the image's 8 rotations/flips (trained on BSD100/Set14 photos of every sharpness over "

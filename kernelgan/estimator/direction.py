@@ -28,7 +28,7 @@ RADIUS = 7  # the map holds offsets up to RADIUS LR pixels each way
 MAP_GAIN = 10.0  # the map's values (about +-0.05) scaled to the network's input range
 KERNEL_GAIN = 100.0  # the kernel's taps (about 0.01) likewise; the odd part comes out divided by it
 TILE = 256  # the map sums over tiles of this many LR px (FFTs of a bounded size) ...
-MAX_TILES = 16  # ... at most this many, spread over a large photo
+MAX_TILES = 8  # ... at most this many, spread over a large photo
 GATE = 0.25  # the odd part is added only where its absolute sum exceeds this (chosen on the tuning photos)
 
 

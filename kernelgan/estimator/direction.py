@@ -11,7 +11,6 @@ adds it where it is large enough to be trusted (``GATE``, chosen on the tuning p
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +53,7 @@ def asymmetry_map(image: np.ndarray, radius: int = RADIUS) -> np.ndarray:
         raise ValueError(f"image is {y.shape[1]}x{y.shape[0]}; the direction map needs more than {2 * radius + 2} px a side")
     out = np.zeros((2 * radius + 1, 2 * radius + 1))
     ys = np.arange(-radius, radius + 1)
-    for axis in (1, 0):
-        g_all = np.diff(y, axis=axis)[:-1] if axis == 1 else np.diff(y, axis=axis)[:, :-1]
+    for g_all in (np.diff(y, axis=1)[:-1], np.diff(y, axis=0)[:, :-1]):  # column and row differences, same shape
         total, energy = np.zeros_like(out), 0.0
         for top, left, h, w in _tiles(*g_all.shape):
             g = g_all[top:top + h, left:left + w]
@@ -76,6 +74,11 @@ def turn_odd_grid(k: torch.Tensor) -> torch.Tensor:
     out = torch.zeros_like(k)
     out[..., 1:, 1:] = torch.flip(k, (-2, -1))[..., :-1, :-1]
     return out
+
+
+def odd(k: torch.Tensor) -> torch.Tensor:
+    """The odd parts (k - turned k) / 2 of grids ... x K x K on the x2 grid (``turn_odd_grid``)."""
+    return 0.5 * (k - turn_odd_grid(k))
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,7 @@ class DirectionNet(nn.Module):
     def forward(self, maps: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
         k = self.shape.kernel_size
         x = torch.cat([maps.flatten(1), KERNEL_GAIN * kernels.flatten(1)], dim=1)
-        o = self.mlp(x).reshape(-1, k, k) / KERNEL_GAIN
-        return 0.5 * (o - turn_odd_grid(o))
+        return odd(self.mlp(x).reshape(-1, k, k) / KERNEL_GAIN)
 
 
 @dataclass
@@ -123,10 +125,6 @@ class DirectionWeights:
     def load(cls, path: Path) -> DirectionWeights:
         data = load_network_file(path, FORMAT, "direction-network")
         return cls(DirectionShape(**data["shape"]), data["state"], data["settings"])
-
-
-def shipped_direction_path() -> Path:
-    return Path(str(files("kernelgan.estimator") / "weights" / "direction.pt"))
 
 
 _CACHE: dict[str, DirectionNet] = {}

@@ -20,7 +20,7 @@ from ..families import sample_kernel, truth_grid
 from ..rng import seeded
 from ..training import train_minibatches
 from .config import EstimatorConfig
-from .direction import DirectionNet, DirectionShape, DirectionWeights, asymmetry_map, turn_odd_grid
+from .direction import DirectionNet, DirectionShape, DirectionWeights, asymmetry_map, odd
 from .learned import learned_kernel, software_detected
 from .prior_train import RECIPES, load_photos, make_lr, split_photos
 
@@ -41,9 +41,10 @@ class DirectionTrainSettings:
 
 
 def _estimator_config() -> EstimatorConfig:
+    """The default estimator without its direction network: the network's input is the point-symmetric kernel."""
     from .registry import DEFAULT, get_estimator  # the registry imports the estimators, this module among them
 
-    return get_estimator(DEFAULT).config
+    return get_estimator(DEFAULT).config.with_overrides(direction_weights="")
 
 
 def _make_pairs(args: tuple[list[Path], int, int, str, int]) -> Pairs:
@@ -81,11 +82,6 @@ def make_dataset(paths: list[Path], n: int, settings: DirectionTrainSettings, se
         with mp.get_context("spawn").Pool(jobs) as pool:
             parts = pool.map(_make_pairs, tasks)
     return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))  # type: ignore[return-value]
-
-
-def odd(k: torch.Tensor) -> torch.Tensor:
-    """The odd parts (k - turned k) / 2 of kernels ... x K x K on the x2 grid."""
-    return 0.5 * (k - turn_odd_grid(k))
 
 
 def kernel_psnr_mean(estimates: torch.Tensor, truths: torch.Tensor) -> float:

@@ -19,7 +19,7 @@ from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
 from .confidence import Confidence, confidence_file_for, confidence_network_for, predict_confidence
 from .config import EstimatorConfig
-from .direction import load_direction_network, shipped_direction_path, with_odd_part
+from .direction import load_direction_network, with_odd_part
 from .prior import PriorPrediction, load_network, predict_spectra, shipped_weights_path, view_size_spread
 from .spectrum import view_spectra
 
@@ -150,10 +150,8 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
 
 
 def direction_weights_path(config: EstimatorConfig) -> Path | None:
-    """The direction network ``config`` asks for (``direction_weights``: "" none, "shipped", or a path)."""
-    if not config.direction_weights:
-        return None
-    return shipped_direction_path() if config.direction_weights == "shipped" else Path(config.direction_weights)
+    """The direction network ``config`` asks for (``direction_weights``, read as ``_weights_path`` reads a setting)."""
+    return _weights_path(config.direction_weights, "direction")
 
 
 def software_detected(quality: dict[str, float], config: EstimatorConfig) -> bool:

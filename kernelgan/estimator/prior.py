@@ -117,8 +117,8 @@ class PriorWeights:
 
 def shipped_weights_path(name: str = "prior") -> Path:
     """The shipped weights: ``prior`` (the kernel network), ``prior_sharp`` (the kernel network trained without
-    softened photos: better on sharp photos, worse on soft ones; docs/estimators.md) or ``software`` (the software-downscaling
-    detector)."""
+    softened photos: better on sharp photos, worse on soft ones; docs/estimators.md), ``software`` (the software-downscaling
+    detector), or any other file of the folder by name (``direction``: the direction network)."""
     return Path(str(files("kernelgan.estimator") / "weights" / f"{name}.pt"))
 
 

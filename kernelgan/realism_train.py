@@ -78,8 +78,7 @@ def train_router(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np
 
         train_minibatches(net, lambda idx: F.binary_cross_entropy_with_logits(detector_logits(x[idx]), y[idx]),
                           len(x), epochs, batch, lr, lr / 100, seed, validate)
-    return PriorWeights(shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
-                        {"kind": "router", "seed": seed, "epochs": epochs, "history": history})
+    return PriorWeights.of(net, {"kind": "router", "seed": seed, "epochs": epochs, "history": history})
 
 
 def train_router_on_photos(paths: list[Path], samples: int, epochs: int, seed: int,

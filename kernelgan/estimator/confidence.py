@@ -16,16 +16,15 @@ photos, with the prior's own errors on them as targets, and belongs to that prio
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..network_files import load_network_file, save_network_file
+from ..network_files import NetworkWeights
 from ..outputs import file_sha256
 from .prior import KERNEL_SIZE, feature_count, spectrum_features
 
@@ -57,24 +56,13 @@ class ConfidenceNet(nn.Module):
         return self.head(torch.cat([self.features(spectra).flatten(1), k], dim=1))
 
 
-@dataclass
-class ConfidenceWeights:
-    shape: ConfidenceShape
-    state: dict[str, torch.Tensor]
-    settings: dict[str, Any]  # includes "prior_sha256": the prior these weights judge
+class ConfidenceWeights(NetworkWeights[ConfidenceShape, ConfidenceNet]):
+    """A trained ``ConfidenceNet``; its settings include "prior_sha256", the prior these weights judge."""
 
-    def network(self) -> ConfidenceNet:
-        net = ConfidenceNet(self.shape)
-        net.load_state_dict(self.state)
-        return net.eval()
-
-    def save(self, path: Path) -> None:
-        save_network_file(path, FORMAT, asdict(self.shape), self.state, self.settings)
-
-    @classmethod
-    def load(cls, path: Path) -> ConfidenceWeights:
-        data = load_network_file(path, FORMAT, "confidence weights")
-        return cls(ConfidenceShape(**data["shape"]), data["state"], data["settings"])
+    FORMAT = FORMAT
+    WHAT = "confidence weights"
+    SHAPE = ConfidenceShape
+    NET = ConfidenceNet
 
 
 def shipped_confidence_paths() -> list[Path]:

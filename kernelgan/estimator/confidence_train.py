@@ -115,8 +115,7 @@ def train_confidence_on_photos(paths: list[Path], prior_path: Path, samples: int
     val = make_confidence_dataset(load_photos(held_out, settings.pre_scales, colour), max(samples // 20, 500),
                                   settings, settings.seed + 1001, prior)
     net, history = train_confidence(train, val, epochs, settings.seed, log)
-    return ConfidenceWeights(net.shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
-                             {"prior_sha256": file_sha256(prior_path), "samples": samples, "epochs": epochs,
-                              "families": list(settings.families), "history": history,
-                              "train_photos": [p.name for p in train_paths],
-                              "held_out_photos": [p.name for p in held_out]})
+    return ConfidenceWeights.of(net, {"prior_sha256": file_sha256(prior_path), "samples": samples, "epochs": epochs,
+                                      "families": list(settings.families), "history": history,
+                                      "train_photos": [p.name for p in train_paths],
+                                      "held_out_photos": [p.name for p in held_out]})

@@ -10,16 +10,15 @@ adds it where it is large enough to be trusted (``GATE``, chosen on the tuning p
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from scipy import fft
 from torch import nn
 
-from ..network_files import load_network_file, save_network_file
+from ..network_files import NetworkWeights
 from .spectrum import gray
 
 FORMAT = "kernelgan-direction-1"
@@ -105,26 +104,13 @@ class DirectionNet(nn.Module):
         return odd(self.mlp(x).reshape(-1, k, k) / KERNEL_GAIN)
 
 
-@dataclass
-class DirectionWeights:
+class DirectionWeights(NetworkWeights[DirectionShape, DirectionNet]):
     """A trained ``DirectionNet``: its shape, state and the settings that made it (``train-direction``)."""
 
-    shape: DirectionShape
-    state: dict[str, torch.Tensor]
-    settings: dict[str, Any]
-
-    def network(self) -> DirectionNet:
-        net = DirectionNet(self.shape)
-        net.load_state_dict(self.state)
-        return net.eval()
-
-    def save(self, path: Path) -> None:
-        save_network_file(path, FORMAT, asdict(self.shape), self.state, self.settings)
-
-    @classmethod
-    def load(cls, path: Path) -> DirectionWeights:
-        data = load_network_file(path, FORMAT, "direction-network")
-        return cls(DirectionShape(**data["shape"]), data["state"], data["settings"])
+    FORMAT = FORMAT
+    WHAT = "direction-network"
+    SHAPE = DirectionShape
+    NET = DirectionNet
 
 
 _CACHE: dict[str, DirectionNet] = {}

@@ -116,8 +116,7 @@ def train_direction(train: Pairs, val: Pairs, settings: DirectionTrainSettings,
 
         train_minibatches(net, loss_of, len(maps), settings.epochs, settings.batch, settings.lr, settings.lr_end,
                           settings.seed, validate)
-    weights = DirectionWeights(settings.shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
-                               {**{k: v for k, v in asdict(settings).items() if k != "shape"}, "history": history})
+    weights = DirectionWeights.of(net, {**{k: v for k, v in asdict(settings).items() if k != "shape"}, "history": history})
     return weights, history
 
 

@@ -5,10 +5,9 @@ kernel family (``families``); its weights ship in ``kernelgan/estimator/weights/
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +18,7 @@ from ..errors import InputError
 from ..families import truth_grid
 from ..kernel_shape import kernel_shape
 from ..kernels import bicubic_kernel, centre_kernel, normalise
-from ..network_files import load_network_file, save_network_file
+from ..network_files import NetworkWeights
 from .spectrum import BINS
 
 FORMAT = "kernelgan-prior-1"
@@ -74,26 +73,13 @@ class SpectrumNet(nn.Module):
         return self.predict(spectra)[0]
 
 
-@dataclass
-class PriorWeights:
+class PriorWeights(NetworkWeights[PriorShape, SpectrumNet]):
     """A trained prior: the network's shape, its state and the settings that made it."""
 
-    shape: PriorShape
-    state: dict[str, torch.Tensor]
-    settings: dict[str, Any]
-
-    def network(self) -> SpectrumNet:
-        net = SpectrumNet(self.shape)
-        net.load_state_dict(self.state)
-        return net.eval()
-
-    def save(self, path: Path) -> None:
-        save_network_file(path, FORMAT, asdict(self.shape), self.state, self.settings)
-
-    @classmethod
-    def load(cls, path: Path) -> PriorWeights:
-        data = load_network_file(path, FORMAT, "kernel-prior weights")
-        return cls(PriorShape(**data["shape"]), data["state"], data["settings"])
+    FORMAT = FORMAT
+    WHAT = "kernel-prior weights"
+    SHAPE = PriorShape
+    NET = SpectrumNet
 
     def widened(self, size: int) -> PriorWeights:
         """The same network predicting a ``size x size`` kernel (odd, at least the present size), to fine-tune

@@ -216,8 +216,7 @@ def _train_prior(train: Pairs, val: Pairs, settings: PriorTrainSettings, log: Ca
 
     train_minibatches(net, loss_of, len(x), settings.epochs, settings.batch, settings.lr, settings.lr_end,
                       settings.seed, validate)
-    weights = PriorWeights(settings.shape, {k: v.detach().clone() for k, v in net.state_dict().items()},
-                           {**{k: v for k, v in asdict(settings).items() if k != "shape"}, "history": history})
+    weights = PriorWeights.of(net, {**{k: v for k, v in asdict(settings).items() if k != "shape"}, "history": history})
     return weights, history
 
 

@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train-prior": ("train_prior_cmd", "train_prior_cmd", "Train the learned kernel prior on HR photos."),
     "train-srmd": ("train_srmd_cmd", "train_srmd_cmd", "Train SRMD weights on HR photos."),
     "train-direction": ("train_direction_cmd", "train_direction_cmd", "Train the network that turns kernels their way."),
+    "train-plain-sampling": ("train_plain_sampling_cmd", "train_plain_sampling_cmd",
+                             "Train the detector of software downscaling without antialiasing."),
     "train-router": ("train_router_cmd", "train_router_cmd", "Train the detector that picks SRMD's weights."),
     "train-zssr-start": ("train_zssr_start_cmd", "train_zssr_start_cmd", "Train ZSSR's learned start on HR photos."),
 }

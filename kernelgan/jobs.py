@@ -21,7 +21,7 @@ from .degradation import degradation_weight_files, measure
 from .errors import InputError, KernelganError
 from .estimator import EstimateResult, EstimatorConfig
 from .estimator.api import estimate_kernels, weight_files
-from .estimator.learned import software_detected
+from .estimator.learned import SOFTWARE_PLAIN, software_resampler
 from .estimator.local import KernelMap, MapSettings, map_for_estimate
 from .io import atomic_path, image_text, load_kernel, read_image, save_kernel, save_kernel_map, write_image
 from .kernel_map import x4_map
@@ -207,7 +207,9 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
     write_estimate(output, stem, kernels, record)
     remove_stale(output, old_files, outputs)
     shape = kernel_shape(result.kernel_x2)
-    note = " (software bicubic downscaling detected)" if software_detected(result.quality, config) else ""
+    resampler = software_resampler(result.quality, config)
+    note = {None: "", SOFTWARE_PLAIN: " (software downscaling without antialiasing detected)"}.get(
+        resampler, " (software bicubic downscaling detected)")
     grid = result.kernel_x2.shape[0]
     if grid > config.kernel_size:  # a wide network's kernel that does not fit the usual grid
         note += f" ({grid}x{grid} kernel: wider than {config.kernel_size}x{config.kernel_size})"

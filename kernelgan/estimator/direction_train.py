@@ -41,10 +41,11 @@ class DirectionTrainSettings:
 
 
 def _estimator_config() -> EstimatorConfig:
-    """The default estimator without its direction network: the network's input is the point-symmetric kernel."""
+    """The default estimator without its direction network (the network's input is the point-symmetric kernel) and
+    without the plain-sampling detector (which joined after the shipped direction weights were made)."""
     from .registry import DEFAULT, get_estimator  # the registry imports the estimators, this module among them
 
-    return get_estimator(DEFAULT).config.with_overrides(direction_weights="")
+    return get_estimator(DEFAULT).config.with_overrides(direction_weights="", plain_sampling_detector="")
 
 
 def _make_pairs(args: tuple[list[Path], int, int, str, int]) -> Pairs:

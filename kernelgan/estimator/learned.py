@@ -15,14 +15,18 @@ import torch
 from ..errors import InputError, KernelganError
 from ..kernel_shape import kernel_shape
 from ..kernels import bicubic_kernel, fit_size, normalise
+from ..resamplers import resampler_kernel
 from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
 from .confidence import Confidence, confidence_file_for, confidence_network_for, predict_confidence
 from .config import EstimatorConfig
 from .direction import load_direction_network, with_odd_part
+from .plain_sampling import RESAMPLER, load_plain_sampling_network, plain_sampling_probability
 from .prior import PriorPrediction, load_network, predict_spectra, shipped_weights_path, view_size_spread
 from .spectrum import view_spectra
 
+SOFTWARE_MATLAB = "matlab-bicubic"  # the software resamplers the detectors name (``software_resampler``)
+SOFTWARE_PLAIN = "plain-sampling"
 LOW_CONFIDENCE_SIZE_ERROR = 0.4  # predicted RMS log size error (about 50% in size) above which an estimate is flagged
 OUTSIDE_MASS = 0.005  # a wide network's kernel keeps its larger grid only when more than this share lies outside G's
 
@@ -94,7 +98,8 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     """The prior's KxK kernel for ``image`` (HxWx3 in [0, 1]) and what is known of its quality; K is G's kernel
     size (13), or a wide network's larger grid where the kernel needs it (``on_smallest_grid``).
 
-    MATLAB's bicubic kernel when the software detector is sure enough. Otherwise the kernel network's; with a
+    The plain-sampling kernel of bicubic when the plain-sampling detector is sure enough (``plain_sampling``), MATLAB's
+    bicubic kernel when the software detector is. Otherwise the kernel network's; with a
     panel of networks (``prior_weights`` "A,B,C", each with its confidence network) the kernel of the member whose
     confidence predicts the smallest size error, the others' predictions raised by ``panel_margin`` so that the
     first member keeps the photo unless another is clearly surer, or, with ``panel_wide_gate``, a wide member whose
@@ -107,12 +112,19 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     (``direction.with_odd_part``); ``odd_part``: that part's absolute sum, ``odd_part_added``: 1.0 if added."""
     if config.prior_views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {config.prior_views}")
+    quality: dict[str, float] = {}
+    plain = _weights_path(config.plain_sampling_detector, "plain_sampling")
+    if plain is not None:
+        probability = plain_sampling_probability(load_plain_sampling_network(plain), image)
+        if probability is not None:
+            quality["plain_sampling_probability"] = probability
+            if probability > config.plain_sampling_threshold:
+                return fit_size(software_kernel(SOFTWARE_PLAIN, 2), config.kernel_size), quality
     networks, detector = prior_weight_paths(config)
     spectra = view_spectra(image, config.prior_views, device)
     first = predict_spectra(spectra, networks[0], device, detector)
     # the common grid: G's, or a wide network's where larger (networks load once per process)
     size = max(config.kernel_size, *(load_network(n, device).shape.kernel_size for n in networks))
-    quality: dict[str, float] = {}
     if first.software_probability is not None:
         quality["software_downscaling_probability"] = first.software_probability
         if first.software_probability > config.software_threshold:
@@ -154,9 +166,28 @@ def direction_weights_path(config: EstimatorConfig) -> Path | None:
     return _weights_path(config.direction_weights, "direction")
 
 
+def software_resampler(quality: dict[str, float], config: EstimatorConfig) -> str | None:
+    """The software resampler ``learned_kernel`` named for a photo from its ``quality``: ``SOFTWARE_PLAIN`` (the
+    plain-sampling detector was sure), ``SOFTWARE_MATLAB`` (the software detector was: ``imresize``), or None."""
+    if quality.get("plain_sampling_probability", 0.0) > config.plain_sampling_threshold:
+        return SOFTWARE_PLAIN
+    if quality.get("software_downscaling_probability", 0.0) > config.software_threshold:
+        return SOFTWARE_MATLAB
+    return None
+
+
 def software_detected(quality: dict[str, float], config: EstimatorConfig) -> bool:
-    """Whether the software detector called the photo shrunk by MATLAB's bicubic ``imresize`` (``learned_kernel``)."""
-    return quality.get("software_downscaling_probability", 0.0) > config.software_threshold
+    """Whether ``learned_kernel`` called the photo shrunk in software (``software_resampler`` names which)."""
+    return software_resampler(quality, config) is not None
+
+
+def software_kernel(resampler: str, scale: int) -> np.ndarray:
+    """The exact kernel (odd-sized, sum 1, negative lobes kept) of a resampler ``software_resampler`` names, at
+    ``scale``: at x4 a resampler's own x4 kernel (its filter stretched by 4, or sampled at the x4 LR grid), not
+    the x2 kernel applied twice."""
+    if resampler == SOFTWARE_PLAIN:
+        return resampler_kernel(RESAMPLER, scale, antialias=False)
+    return bicubic_kernel(scale)
 
 
 class LearnedPrior:
@@ -168,7 +199,9 @@ class LearnedPrior:
     def weight_files(self) -> list[Path]:
         networks, detector = prior_weight_paths(self.config)
         confidences = [confidence_file_for(n) if n.is_file() else None for n in networks]
-        return [p for p in (*networks, detector, *confidences, direction_weights_path(self.config)) if p is not None]
+        plain = _weights_path(self.config.plain_sampling_detector, "plain_sampling")
+        return [p for p in (*networks, detector, *confidences, direction_weights_path(self.config), plain)
+                if p is not None]
 
     def estimate(self, images: list[np.ndarray], scale: int, seed: int, device: torch.device,
                  progress: ProgressFn | None) -> list[EstimateResult | KernelganError]:
@@ -179,13 +212,13 @@ class LearnedPrior:
             for image in images:
                 try:
                     target, quality = learned_kernel(as_rgb(image, self.config), self.config, device)
-                    # negative lobes only on MATLAB's kernel: centring an optical kernel by a cubic spline can
-                    # dip a hair under zero near its rim
-                    software = software_detected(quality, self.config)
-                    k2, k4 = finish_kernel(target, self.config, scale, self.config.keep_negative and software)
-                    if k4 is not None and software:
-                        # imresize shrinks x4 with its bicubic stretched by 4, not with the x2 kernel applied twice
-                        k4 = bicubic_kernel(4)
+                    # negative lobes only on a software resampler's kernel: centring an optical kernel by a cubic
+                    # spline can dip a hair under zero near its rim
+                    resampler = software_resampler(quality, self.config)
+                    k2, k4 = finish_kernel(target, self.config, scale,
+                                           self.config.keep_negative and resampler is not None)
+                    if k4 is not None and resampler is not None:
+                        k4 = software_kernel(resampler, 4)
                     results.append(EstimateResult(k2, k4, target, seed, [{"seed": seed, "rejected": None}],
                                                   quality=quality))
                 except KernelganError as exc:

@@ -45,9 +45,10 @@ DIRECTION_GATE = 0.25  # chosen on the tuning photos by the same rule (docs/esti
 
 
 def _learned(**changes: object) -> EstimatorConfig:
-    """The learned prior's configuration (8 views, no GAN steps, the software detector), with ``changes``."""
+    """The learned prior's configuration (8 views, no GAN steps, the software and plain-sampling detectors), with
+    ``changes``."""
     return EstimatorConfig(early_prior="learned", prior_views=8, iters=0, clean=False, keep_negative=True,
-                           software_detector="shipped").with_overrides(**changes)
+                           software_detector="shipped", plain_sampling_detector="shipped").with_overrides(**changes)
 
 register(EstimatorSpec(
     "prior-panel", "learned kernel prior, a panel of four networks (prior, prior-sharp, prior-camera, prior-wide) "

@@ -187,11 +187,13 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
     seconds += 0.0 if kmap is None else kmap.seconds
     old_files = retire_set(output, stem)  # the old set (if any) is absent from here until the new record
     kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
+    resampler = software_resampler(result.quality, config)
     record = {
         "version": __version__, "image": str(path.resolve()), "size": [img.shape[1], img.shape[0]], "scale": scale,
         "estimator": estimator, "seed": seed, "seed_used": result.seed, "attempts": result.attempts, "device": device,
         "batch": batch, "torch": torch.__version__, "python": platform.python_version(), "seconds": round(seconds, 3),
-        "settings": config.to_dict(), "final_losses": result.losses, "quality": result.quality, "fingerprint": fp,
+        "settings": config.to_dict(), "final_losses": result.losses, "quality": result.quality,
+        "software_resampler": resampler, "fingerprint": fp,
         "degradation": degradation.to_dict(),
         "kernels": {f"x{s}": [p.name for p in kernel_paths(output, stem, s)] for s in kernels},
         "files": [p.name for p in outputs],
@@ -207,7 +209,6 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
     write_estimate(output, stem, kernels, record)
     remove_stale(output, old_files, outputs)
     shape = kernel_shape(result.kernel_x2)
-    resampler = software_resampler(result.quality, config)
     note = {None: "", SOFTWARE_PLAIN: " (software downscaling without antialiasing detected)"}.get(
         resampler, " (software bicubic downscaling detected)")
     grid = result.kernel_x2.shape[0]

@@ -345,7 +345,9 @@ def _row(e: Entry, has_truth: bool, out_dir: Path, has_maps: bool = False) -> st
     thumb = _thumbnail(source) if source is not None else None
     quality = e.record.get("quality", {}) or {}
     spread = quality.get("view_size_spread")
-    cells = [f"<td>{html.escape(e.name)}</td>",
+    resampler = e.record.get("software_resampler")  # named software downscaling (photo.json), None for optical blur
+    named = "" if not resampler else f"<br><small>software: {html.escape(str(resampler))}</small>"
+    cells = [f"<td>{html.escape(e.name)}{named}</td>",
              f"<td><img src='{thumb}' alt='input'></td>" if thumb else "<td>-</td>",
              f"<td>{kernel_svg(e.kernel_x2, e.name + ' kernel')}</td>",
              f"<td class='num' data-v='{shape.size:.4f}'>{shape.size:.2f}</td>",

@@ -137,3 +137,22 @@ def test_blur_and_antialiased_resamplers_are_not_called_plain_sampling(sharp_hr)
     for lr in cases:
         result = estimate_kernel(_8bit(lr), 2, device="cpu")
         assert result.quality["plain_sampling_probability"] < 0.5
+
+
+def test_the_named_resampler_reaches_photo_json_the_summary_and_the_report(tmp_path, sharp_hr):
+    import json
+
+    from kernelgan.io import write_image
+
+    write_image(tmp_path / "web.png", np.clip(degrade(sharp_hr, 2, kernel=resampler_kernel("lanczos3", 2, False))[0], 0, 1))
+    write_image(tmp_path / "lens.png", np.clip(degrade(sharp_hr, 2, k2=sample_kernel("lens", np.random.default_rng(1)))[0], 0, 1))
+    out = tmp_path / "out"
+    result = run_cli("estimate", tmp_path / "web.png", tmp_path / "lens.png", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "web.png: " in result.output and "without antialiasing detected" in result.output.split("web.png: ")[1].split("\n")[0]
+    assert "without antialiasing" not in result.output.split("lens.png: ")[1].split("\n")[0]
+    assert json.loads((out / "web.json").read_text())["software_resampler"] == SOFTWARE_PLAIN
+    assert json.loads((out / "lens.json").read_text())["software_resampler"] is None
+    assert run_cli("report", out).exit_code == 0
+    page = next(out.glob("*.html")).read_text()
+    assert page.count("software: plain-sampling") == 1

@@ -98,9 +98,9 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     """The prior's KxK kernel for ``image`` (HxWx3 in [0, 1]) and what is known of its quality; K is G's kernel
     size (13), or a wide network's larger grid where the kernel needs it (``on_smallest_grid``).
 
-    The plain-sampling kernel of bicubic when the plain-sampling detector is sure enough (``plain_sampling``), MATLAB's
-    bicubic kernel when the software detector is. Otherwise the kernel network's; with a
-    panel of networks (``prior_weights`` "A,B,C", each with its confidence network) the kernel of the member whose
+    The plain-sampling kernel of bicubic when the plain-sampling detector is sure enough (``plain_sampling``),
+    MATLAB's bicubic kernel when the software detector is. Otherwise the kernel network's; with a panel of
+    networks (``prior_weights`` "A,B,C", each with its confidence network) the kernel of the member whose
     confidence predicts the smallest size error, the others' predictions raised by ``panel_margin`` so that the
     first member keeps the photo unless another is clearly surer, or, with ``panel_wide_gate``, a wide member whose
     kernel does not fit G's grid (``panel_choice``; ``prior_member``: the index in the panel). Quality: how much the

@@ -71,3 +71,14 @@ class NetworkWeights(Generic[ShapeT, NetT]):
     def load(cls: type[WeightsT], path: Path) -> WeightsT:
         data = load_network_file(path, cls.FORMAT, cls.WHAT)
         return cls(cls.SHAPE(**data["shape"]), data["state"], data["settings"])
+
+    @classmethod
+    def cached_network(cls: type[NetworkWeights[ShapeT, NetT]], path: Path) -> NetT:
+        """The network in ``path`` (on the CPU, eval mode), loaded once per process."""
+        key = (cls.FORMAT, str(Path(path).resolve()))
+        if key not in _NETWORKS:
+            _NETWORKS[key] = cls.load(Path(path)).network()
+        return cast(NetT, _NETWORKS[key])
+
+
+_NETWORKS: dict[tuple[str, str], nn.Module] = {}  # NetworkWeights.cached_network's cache

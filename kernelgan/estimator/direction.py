@@ -11,7 +11,6 @@ adds it where it is large enough to be trusted (``GATE``, chosen on the tuning p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -111,17 +110,6 @@ class DirectionWeights(NetworkWeights[DirectionShape, DirectionNet]):
     WHAT = "direction-network"
     SHAPE = DirectionShape
     NET = DirectionNet
-
-
-_CACHE: dict[str, DirectionNet] = {}
-
-
-def load_direction_network(path: Path) -> DirectionNet:
-    """The network in ``path``, loaded once per process."""
-    key = str(Path(path).resolve())
-    if key not in _CACHE:
-        _CACHE[key] = DirectionWeights.load(Path(path)).network()
-    return _CACHE[key]
 
 
 def odd_part(net: DirectionNet, image: np.ndarray, kernel: np.ndarray) -> np.ndarray:

@@ -20,8 +20,8 @@ from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
 from .confidence import Confidence, confidence_file_for, confidence_network_for, predict_confidence
 from .config import EstimatorConfig
-from .direction import load_direction_network, with_odd_part
-from .plain_sampling import RESAMPLER, load_plain_sampling_network, plain_sampling_probability
+from .direction import DirectionWeights, with_odd_part
+from .plain_sampling import RESAMPLER, PlainSamplingWeights, plain_sampling_probability
 from .prior import PriorPrediction, load_network, predict_spectra, shipped_weights_path, view_size_spread
 from .spectrum import view_spectra
 
@@ -115,7 +115,7 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     quality: dict[str, float] = {}
     plain = _weights_path(config.plain_sampling_detector, "plain_sampling")
     if plain is not None:
-        probability = plain_sampling_probability(load_plain_sampling_network(plain), image)
+        probability = plain_sampling_probability(PlainSamplingWeights.cached_network(plain), image)
         if probability is not None:
             quality["plain_sampling_probability"] = probability
             if probability > config.plain_sampling_threshold:
@@ -154,7 +154,7 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     kernel = on_smallest_grid(chosen.kernel, config.kernel_size)
     direction = direction_weights_path(config)
     if direction is not None:
-        net = load_direction_network(direction)
+        net = DirectionWeights.cached_network(direction)
         if kernel.shape[0] == net.shape.kernel_size:  # not a wide kernel (nor MATLAB's, returned above)
             kernel, strength = with_odd_part(kernel, image, net, config.direction_gate)
             quality.update(odd_part=strength, odd_part_added=float(strength > config.direction_gate))

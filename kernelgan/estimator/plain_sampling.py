@@ -14,7 +14,6 @@ family (docs/estimators.md). Trained by ``kernelgan train-plain-sampling`` (``pl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -85,17 +84,6 @@ def photo_crops(luma: np.ndarray) -> np.ndarray:
     if len(corners) > MAX_CROPS:
         corners = [corners[i] for i in np.linspace(0, len(corners) - 1, MAX_CROPS).round().astype(int)]
     return np.stack([luma[y:y + CROP, x:x + CROP] for y, x in corners]).astype(np.float32)
-
-
-_CACHE: dict[str, PlainSamplingNet] = {}
-
-
-def load_plain_sampling_network(path: Path) -> PlainSamplingNet:
-    """The detector in ``path``, loaded once per process."""
-    key = str(Path(path).resolve())
-    if key not in _CACHE:
-        _CACHE[key] = PlainSamplingWeights.load(Path(path)).network()
-    return _CACHE[key]
 
 
 def plain_sampling_probability(net: PlainSamplingNet, image: np.ndarray) -> float | None:

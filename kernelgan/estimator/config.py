@@ -29,7 +29,7 @@ class EstimatorConfig:
     software_threshold: float = 0.8  # above this probability the estimate is MATLAB's bicubic kernel (lobes kept)
     plain_sampling_detector: str = ""  # learned prior: a network from `kernelgan train-plain-sampling` that says
     # whether the photo was shrunk in software without antialiasing ("shipped": the shipped one; "": none)
-    plain_sampling_threshold: float = 0.9  # above this probability the estimate is that resampler's kernel (chosen on
+    plain_sampling_threshold: float = 0.95  # above this probability the estimate is that resampler's kernel (chosen on
     # the tuning photos)
     panel_margin: float = 0.0  # a panel of prior networks: another member than the first is chosen only when its
     # predicted size error is lower than the first's by more than this (RMS log size; docs/estimators.md)

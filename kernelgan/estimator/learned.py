@@ -113,13 +113,12 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
     if config.prior_views not in (1, 8):
         raise InputError(f"prior_views must be 1 or 8, got {config.prior_views}")
     quality: dict[str, float] = {}
-    plain = _weights_path(config.plain_sampling_detector, "plain_sampling")
-    if plain is not None:
-        probability = plain_sampling_probability(PlainSamplingWeights.cached_network(plain), image)
-        if probability is not None:
-            quality["plain_sampling_probability"] = probability
-            if probability > config.plain_sampling_threshold:
-                return fit_size(software_kernel(SOFTWARE_PLAIN, 2), config.kernel_size), quality
+    plain = plain_sampling_weights_path(config)
+    probability = None if plain is None else plain_sampling_probability(PlainSamplingWeights.cached_network(plain), image)
+    if probability is not None:
+        quality["plain_sampling_probability"] = probability
+        if software_resampler(quality, config) == SOFTWARE_PLAIN:
+            return fit_size(software_kernel(SOFTWARE_PLAIN, 2), config.kernel_size), quality
     networks, detector = prior_weight_paths(config)
     spectra = view_spectra(image, config.prior_views, device)
     first = predict_spectra(spectra, networks[0], device, detector)
@@ -166,6 +165,11 @@ def direction_weights_path(config: EstimatorConfig) -> Path | None:
     return _weights_path(config.direction_weights, "direction")
 
 
+def plain_sampling_weights_path(config: EstimatorConfig) -> Path | None:
+    """The plain-sampling detector ``config`` asks for (``plain_sampling_detector``, read as ``_weights_path`` does)."""
+    return _weights_path(config.plain_sampling_detector, "plain_sampling")
+
+
 def software_resampler(quality: dict[str, float], config: EstimatorConfig) -> str | None:
     """The software resampler ``learned_kernel`` named for a photo from its ``quality``: ``SOFTWARE_PLAIN`` (the
     plain-sampling detector was sure), ``SOFTWARE_MATLAB`` (the software detector was: ``imresize``), or None."""
@@ -199,9 +203,8 @@ class LearnedPrior:
     def weight_files(self) -> list[Path]:
         networks, detector = prior_weight_paths(self.config)
         confidences = [confidence_file_for(n) if n.is_file() else None for n in networks]
-        plain = _weights_path(self.config.plain_sampling_detector, "plain_sampling")
-        return [p for p in (*networks, detector, *confidences, direction_weights_path(self.config), plain)
-                if p is not None]
+        return [p for p in (*networks, detector, *confidences, direction_weights_path(self.config),
+                            plain_sampling_weights_path(self.config)) if p is not None]
 
     def estimate(self, images: list[np.ndarray], scale: int, seed: int, device: torch.device,
                  progress: ProgressFn | None) -> list[EstimateResult | KernelganError]:

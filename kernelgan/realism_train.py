@@ -3,13 +3,11 @@ the training photos, their spectra, and a binary cross-entropy."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .estimator.prior import PriorShape, PriorWeights, SpectrumNet
 from .estimator.prior_train import split_photos
@@ -20,7 +18,7 @@ from .presets import apply_preset
 from .rng import seeded
 from .sr.realistic_pairs import MAX_CLASSICAL_NOISE, REALISTIC_PRESETS
 from .synth import degrade
-from .training import train_minibatches
+from .training import train_binary_detector
 
 LR_SIDE = 128  # LR crop side of a training sample (9 of the spectrum's tiles)
 
@@ -59,25 +57,13 @@ def train_router(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np
     shape = PriorShape(software_head=True)
     with seeded(seed, None):
         net = SpectrumNet(shape)
-        x, y = (torch.from_numpy(a) for a in train)
-        xv, yv = (torch.from_numpy(a) for a in val)
-        history: list[dict] = []
-        start = time.perf_counter()
 
         def detector_logits(spectra: torch.Tensor) -> torch.Tensor:
             logits = net.predict(spectra)[1]
             assert logits is not None  # the shape has the extra output
             return logits
 
-        def validate(epoch: int) -> None:
-            with torch.no_grad():
-                accuracy = float(((detector_logits(xv) > 0) == (yv > 0.5)).float().mean())
-            history.append({"epoch": epoch, "val_accuracy": round(accuracy, 4),
-                            "seconds": round(time.perf_counter() - start, 1)})
-            log(f"epoch {epoch}/{epochs}: validation accuracy {accuracy:.3f}, {time.perf_counter() - start:.0f} s")
-
-        train_minibatches(net, lambda idx: F.binary_cross_entropy_with_logits(detector_logits(x[idx]), y[idx]),
-                          len(x), epochs, batch, lr, lr / 100, seed, validate)
+        history = train_binary_detector(net, detector_logits, train, val, epochs, batch, lr, seed, log)
     return PriorWeights.of(net, {"kind": "router", "seed": seed, "epochs": epochs, "history": history})
 
 

@@ -1,12 +1,15 @@
 """The mini-batch loop shared by the small networks trained on precomputed samples (the kernel prior, its
-confidence, the realism detector): Adam with cosine decay, a fresh seeded permutation per epoch, validation
-after each epoch."""
+confidence, the realism and plain-sampling detectors): Adam with cosine decay, a fresh seeded permutation per
+epoch, validation after each epoch; and the binary detectors' loop on top of it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -31,3 +34,26 @@ def train_minibatches(net: nn.Module, loss_of: Callable[[torch.Tensor], torch.Te
             sched.step()
         net.eval()
         after_epoch(epoch + 1)
+
+
+def train_binary_detector(net: nn.Module, logits_of: Callable[[torch.Tensor], torch.Tensor],
+                          train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], epochs: int,
+                          batch: int, lr: float, seed: int, log: Callable[[str], None]) -> list[dict]:
+    """``train_minibatches`` on the binary cross-entropy of ``logits_of(inputs)`` (B) against labels in {0, 1}
+    (``train`` and ``val``: inputs and labels, float32), Adam from ``lr`` to ``lr / 100``; per epoch the validation
+    accuracy (logit > 0) is logged and returned in the history."""
+    x, y = (torch.from_numpy(a) for a in train)
+    xv, yv = (torch.from_numpy(a) for a in val)
+    history: list[dict] = []
+    start = time.perf_counter()
+
+    def validate(epoch: int) -> None:
+        with torch.no_grad():
+            accuracy = float(((logits_of(xv) > 0) == (yv > 0.5)).float().mean())
+        history.append({"epoch": epoch, "val_accuracy": round(accuracy, 4),
+                        "seconds": round(time.perf_counter() - start, 1)})
+        log(f"epoch {epoch}/{epochs}: validation accuracy {accuracy:.3f}, {time.perf_counter() - start:.0f} s")
+
+    train_minibatches(net, lambda idx: F.binary_cross_entropy_with_logits(logits_of(x[idx]), y[idx]),
+                      len(x), epochs, batch, lr, lr / 100, seed, validate)
+    return history

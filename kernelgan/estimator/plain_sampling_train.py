@@ -4,20 +4,17 @@ resampler without antialiasing (label 1) or with it, or blurred by a camera-like
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from ..families import sample_kernel
 from ..presets.ops import jpeg
 from ..resamplers import PLAIN_SAMPLING, RESAMPLERS, resampler_kernel
 from ..resize import blur_downsample
 from ..rng import seeded
-from ..training import train_minibatches
+from ..training import train_binary_detector
 from .plain_sampling import CROP, PlainSamplingNet, PlainSamplingShape, PlainSamplingWeights
 from .prior_train import RECIPES, load_photos, make_lr, split_photos
 
@@ -72,20 +69,7 @@ def train_plain_sampling(train: tuple[np.ndarray, np.ndarray], val: tuple[np.nda
     per epoch (crops) in their settings."""
     with seeded(seed, None):
         net = PlainSamplingNet(PlainSamplingShape())
-        x, y = (torch.from_numpy(a) for a in train)
-        xv, yv = (torch.from_numpy(a) for a in val)
-        history: list[dict] = []
-        start = time.perf_counter()
-
-        def validate(epoch: int) -> None:
-            with torch.no_grad():
-                accuracy = float(((net(xv) > 0) == (yv > 0.5)).float().mean())
-            history.append({"epoch": epoch, "val_accuracy": round(accuracy, 4),
-                            "seconds": round(time.perf_counter() - start, 1)})
-            log(f"epoch {epoch}/{epochs}: validation accuracy {accuracy:.3f}, {time.perf_counter() - start:.0f} s")
-
-        train_minibatches(net, lambda idx: F.binary_cross_entropy_with_logits(net(x[idx]), y[idx]),
-                          len(x), epochs, batch, lr, lr / 100, seed, validate)
+        history = train_binary_detector(net, net, train, val, epochs, batch, lr, seed, log)
     return PlainSamplingWeights.of(net, {"seed": seed, "epochs": epochs, "history": history})
 
 

@@ -10,8 +10,6 @@ Sets (photos, cropped to at most --crop px so a run takes minutes; needs ../shar
           Only for reporting.
 - tuning: the BSD100/Set14 photos held out of the prior's and SRMD's training (every tenth by name). Every
           estimator decision is made here.
-- training: the other BSD100/Set14 photos, those the networks were trained on: for fitting what is fitted on the
-          estimators' outputs (the panel's chooser); never for decisions or reporting.
 - realistic: the suite's photos with the camera families (``families.CAMERA``: lens PSFs, camera shake and their
           combinations; in the prior's training since 2026-12-02, on other photos), the held-out one
           (``families.HELD_OUT``: hand tremor, in no training) and DIV2KRK-family kernels followed by noise (8-bit
@@ -49,7 +47,6 @@ from scipy.stats import spearmanr
 from kernelgan.estimator import estimate_kernel
 from kernelgan.estimator.prior_train import split_photos
 from kernelgan.estimator.registry import get_estimator
-from kernelgan.estimator.spectrum import TILE
 from kernelgan.evaluate import score_kernel
 from kernelgan.families import FAMILIES, fixed_kernel, sample_kernel
 from kernelgan.io import read_image
@@ -78,9 +75,9 @@ def kernel_family(family: str) -> str:
 def photos(which: str, data: Path) -> list[Path]:
     if which in ("suite", "realistic"):
         return sorted((data / "Set5").glob("*.png")) + [data / "DIV2KRK" / "gt" / f"im_{n}.png" for n in DIV2KRK_HR]
-    if which in ("tuning", "training"):
+    if which == "tuning":
         paths = sorted((data / "BSD100").glob("*.png")) + sorted((data / "Set14").glob("*.png"))
-        return split_photos(paths)[1 if which == "tuning" else 0]
+        return split_photos(paths)[1]
     raise SystemExit(f"unknown set {which}")
 
 
@@ -91,9 +88,8 @@ def central_crop(img: np.ndarray, size: int) -> np.ndarray:
     return crop_to_multiple(img[top:top + ch, left:left + cw], 2)
 
 
-def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, str]]) -> dict | None:
-    """Make one LR image of ``family`` from the photo, run every estimator, score every row (None where the LR
-    would be under the estimators' 64 px)."""
+def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, str]]) -> dict:
+    """Make one LR image of ``family`` from the photo, run every estimator, score every row."""
     path, family, crop, seed, estimators, with_sr, prescale, options = args
     torch.set_num_threads(1)
     name = f"{Path(path).parent.name}/{Path(path).stem}"
@@ -101,8 +97,6 @@ def run_case(args: tuple[str, str, int, int, list[str], bool, float, dict[str, s
     if prescale != 1.0:  # a sharper photo per pixel (antialiased bicubic downscale)
         photo = np.clip(imresize(photo, prescale), 0, 1).astype(np.float32)
     hr = central_crop(photo, crop)
-    if min(hr.shape[:2]) < 2 * TILE:  # a small training photo made sharper: its LR is too small to estimate
-        return None
     rng = image_rng(seed, f"{name}:{family}")
     truth = sample_kernel(kernel_family(family), rng)
     lr, _ = degrade(hr, 2, kernel=truth)
@@ -195,7 +189,7 @@ def print_tables(summary: dict, rows: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("suite", "tuning", "realistic", "training"), default="suite")
+    parser.add_argument("--set", choices=("suite", "tuning", "realistic"), default="suite")
     parser.add_argument("--estimators", default="prior", help="comma-separated names (see `kernelgan estimators`)")
     parser.add_argument("--families", default=None,
                         help=f"comma-separated [{','.join(FAMILIES)}; --set realistic: {REALISTIC_FAMILIES}]")
@@ -226,8 +220,6 @@ def main() -> None:
     cases = []
     with mp.get_context("spawn").Pool(args.jobs) as pool:
         for case in pool.imap(run_case, jobs):
-            if case is None:
-                continue
             cases.append(case)
             cells = " ".join(f"{r}={case['rows'][r]['kernel_psnr']:.1f}" for r in (*estimators, "fixed (family)"))
             print(f"{case['photo']:>22} {case['family']:>8} {cells}", flush=True)

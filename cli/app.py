@@ -28,7 +28,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train-direction": ("train_direction_cmd", "train_direction_cmd", "Train the network that turns kernels their way."),
     "train-plain-sampling": ("train_plain_sampling_cmd", "train_plain_sampling_cmd",
                              "Train the detector of software downscaling without antialiasing."),
-    "train-chooser": ("train_chooser_cmd", "train_chooser_cmd", "Fit the chooser of the default panel's member."),
     "train-router": ("train_router_cmd", "train_router_cmd", "Train the detector that picks SRMD's weights."),
     "train-zssr-start": ("train_zssr_start_cmd", "train_zssr_start_cmd", "Train ZSSR's learned start on HR photos."),
 }

@@ -35,9 +35,6 @@ class EstimatorConfig:
     # predicted size error is lower than the first's by more than this (RMS log size; docs/estimators.md)
     panel_wide_gate: bool = True  # a panel: a member whose kernel does not fit G's grid (a wide network's, more than
     # learned.OUTSIDE_MASS of it outside) takes the photo, whatever the confidences say (docs/estimators.md)
-    panel_chooser: str = ""  # a panel: a chooser from `kernelgan train-chooser` picks the member instead of the margin
-    # rule, after the wide gate ("shipped": the shipped one; "": none; chooser.py)
-    panel_chooser_bonus: float = 1.0  # ... the first member's bonus on the chooser's scores (chosen on the tuning photos)
     direction_weights: str = ""  # learned prior: a network from `kernelgan train-direction` that adds the odd part a
     # power spectrum cannot show ("shipped": the shipped one; "": none; docs/estimators.md)
     direction_gate: float = 0.25  # ... added only where the odd part's absolute sum exceeds this (direction.GATE)

@@ -18,7 +18,6 @@ from ..kernels import bicubic_kernel, fit_size, normalise
 from ..resamplers import resampler_kernel
 from ..rng import torch_threads
 from .base import EstimateResult, ProgressFn, as_rgb, finish_kernel
-from .chooser import ChooserWeights, cached_chooser, member_features, shipped_chooser_path
 from .confidence import Confidence, confidence_file_for, confidence_network_for, predict_confidence
 from .config import EstimatorConfig
 from .direction import DirectionWeights, with_odd_part
@@ -68,18 +67,14 @@ def prior_weight_paths(config: EstimatorConfig) -> tuple[list[Path], Path | None
     return networks, _weights_path(config.software_detector, "software")
 
 
-def panel_choice(errors: list[float], margin: float, outside: list[float] | None = None,
-                 chosen: int | None = None) -> int:
+def panel_choice(errors: list[float], margin: float, outside: list[float] | None = None) -> int:
     """The panel member for a photo. With ``outside`` (each member's share of kernel mass outside G's grid, 0..1):
     the first member whose kernel does not fit that grid (share > ``OUTSIDE_MASS``), as the members on G's grid
-    cannot give such a kernel. Otherwise the chooser's pick (``chosen``) where there is one, else the member whose
-    predicted size error (``errors``) is smallest once every member after the first is handicapped by ``margin``
-    (ties: the earlier member)."""
+    cannot give such a kernel. Otherwise the member whose predicted size error (``errors``) is smallest once every
+    member after the first is handicapped by ``margin`` (ties: the earlier member)."""
     for i, share in enumerate(outside or []):
         if share > OUTSIDE_MASS:
             return i
-    if chosen is not None:
-        return chosen
     return int(np.argmin([e + (margin if i else 0.0) for i, e in enumerate(errors)]))
 
 
@@ -89,16 +84,6 @@ class _Judged:
 
     kernel: np.ndarray  # K x K, non-negative, sums to 1
     confidence: Confidence | None
-
-    def report(self, view_spread: float) -> dict[str, float]:
-        """What the chooser reads of this member (``chooser.member_features``): its confidence's predictions and
-        its views' ``view_spread``."""
-        report = {"view_size_spread": view_spread}
-        if self.confidence is not None:
-            report.update(predicted_size_error=self.confidence.size_error,
-                          size_error_bias=self.confidence.size_error_mean,
-                          predicted_redeg_psnr=self.confidence.redeg_psnr)
-        return report
 
 
 def _judge(prediction: PriorPrediction, network: Path, size: int, device: torch.device | str) -> _Judged:
@@ -152,14 +137,9 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
         raise InputError(f"a panel of prior networks needs a confidence network for each; none for {', '.join(lacking)}")
     errors = [0.0 if j.confidence is None else j.confidence.size_error for j in judged]
     outside = [outside_mass(j.kernel, config.kernel_size) for j in judged]
-    spreads = [view_size_spread(p.kernels) for p in predictions]
-    chooser = panel_chooser(config)
-    picked = None if chooser is None or len(judged) < 2 else chooser.choose(
-        member_features([j.report(s) for j, s in zip(judged, spreads, strict=True)],
-                        [kernel_shape(j.kernel).size for j in judged]), config.panel_chooser_bonus)
-    member = panel_choice(errors, config.panel_margin, outside if config.panel_wide_gate else None, picked)
+    member = panel_choice(errors, config.panel_margin, outside if config.panel_wide_gate else None)
     chosen = judged[member]
-    quality["view_size_spread"] = spreads[member]
+    quality["view_size_spread"] = view_size_spread(predictions[member].kernels)
     if len(judged) > 1:
         quality["prior_member"] = float(member)
     if size > config.kernel_size:
@@ -178,27 +158,6 @@ def learned_kernel(image: np.ndarray, config: EstimatorConfig,
             kernel, strength = with_odd_part(kernel, image, net, config.direction_gate)
             quality.update(odd_part=strength, odd_part_added=float(strength > config.direction_gate))
     return kernel, quality
-
-
-def panel_chooser_path(config: EstimatorConfig) -> Path | None:
-    """The panel chooser ``config`` asks for (``panel_chooser``: "" none, "shipped" the shipped file, else a path)."""
-    if not config.panel_chooser:
-        return None
-    return shipped_chooser_path() if config.panel_chooser == "shipped" else Path(config.panel_chooser)
-
-
-def panel_chooser(config: EstimatorConfig) -> ChooserWeights | None:
-    """The chooser ``config`` asks for, checked against its panel: fitted for the same members in the same order."""
-    path = panel_chooser_path(config)
-    if path is None:
-        return None
-    if not path.is_file():
-        raise InputError(f"{path}: panel chooser not found")
-    chooser = cached_chooser(path)
-    members = [s.strip() for s in config.prior_weights.split(",")]
-    if chooser.members != members:
-        raise InputError(f"{path}: a chooser for the panel {','.join(chooser.members)}, not {','.join(members)}")
-    return chooser
 
 
 def direction_weights_path(config: EstimatorConfig) -> Path | None:
@@ -245,7 +204,7 @@ class LearnedPrior:
         networks, detector = prior_weight_paths(self.config)
         confidences = [confidence_file_for(n) if n.is_file() else None for n in networks]
         return [p for p in (*networks, detector, *confidences, direction_weights_path(self.config),
-                            plain_sampling_weights_path(self.config), panel_chooser_path(self.config)) if p is not None]
+                            plain_sampling_weights_path(self.config)) if p is not None]
 
     def estimate(self, images: list[np.ndarray], scale: int, seed: int, device: torch.device,
                  progress: ProgressFn | None) -> list[EstimateResult | KernelganError]:

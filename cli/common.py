@@ -105,6 +105,13 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def write_trained(output: Path, save: Callable[[Path], None]) -> None:
+    """A training command's last step: ``save`` its result to ``output`` (the folder made first) and say so."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save(output)
+    out.print(f"wrote {output}")
+
+
 def training_photos(photos: list[str], output: Path, force: bool) -> list[Path]:
     """The HR photos of a training command (``train-prior``, ``train-router``): every one a file, at least 10
     (every tenth is held out); an existing ``output`` is refused without ``force``."""

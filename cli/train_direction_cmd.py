@@ -10,7 +10,7 @@ import typer
 from kernelgan.estimator.direction_train import DirectionTrainSettings, train_direction_on_photos
 from kernelgan.rng import torch_threads
 
-from .common import err, handle_errors, out, training_photos
+from .common import err, handle_errors, training_photos, write_trained
 
 
 @handle_errors
@@ -37,6 +37,4 @@ def train_direction_cmd(
     settings = replace(DirectionTrainSettings(), samples=samples, epochs=epochs, seed=seed)
     with torch_threads(threads):
         weights = train_direction_on_photos(paths, settings, jobs, log=(lambda m: None) if quiet else err.print)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    weights.save(output)
-    out.print(f"wrote {output}")
+    write_trained(output, weights.save)

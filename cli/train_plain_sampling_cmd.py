@@ -9,7 +9,7 @@ import typer
 from kernelgan.estimator.plain_sampling_train import train_plain_sampling_on_photos
 from kernelgan.rng import torch_threads
 
-from .common import err, handle_errors, out, training_photos
+from .common import err, handle_errors, training_photos, write_trained
 
 
 @handle_errors
@@ -35,6 +35,4 @@ def train_plain_sampling_cmd(
     paths = training_photos(photos, output, force)
     with torch_threads(threads):
         weights = train_plain_sampling_on_photos(paths, samples, epochs, seed, log=(lambda m: None) if quiet else err.print)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    weights.save(output)
-    out.print(f"wrote {output}")
+    write_trained(output, weights.save)

@@ -15,7 +15,7 @@ from kernelgan.estimator.prior_train import RECIPES, PriorTrainSettings, train_p
 from kernelgan.families import check_family
 from kernelgan.rng import torch_threads
 
-from .common import err, fail, handle_errors, out, training_photos
+from .common import err, fail, handle_errors, training_photos, write_trained
 
 DEFAULTS = PriorTrainSettings()
 
@@ -86,6 +86,4 @@ def train_prior_cmd(
             weights = train_prior_on_photos(paths, settings, log, start)
             if init is not None:
                 weights.settings["init"] = init.name
-    output.parent.mkdir(parents=True, exist_ok=True)
-    weights.save(output)
-    out.print(f"wrote {output}")
+    write_trained(output, weights.save)

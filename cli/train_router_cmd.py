@@ -9,7 +9,7 @@ import typer
 from kernelgan.realism_train import train_router_on_photos
 from kernelgan.rng import torch_threads
 
-from .common import err, handle_errors, out, training_photos
+from .common import err, handle_errors, training_photos, write_trained
 
 
 @handle_errors
@@ -34,6 +34,4 @@ def train_router_cmd(
     paths = training_photos(photos, output, force)
     with torch_threads(threads):
         weights = train_router_on_photos(paths, samples, epochs, seed, log=(lambda m: None) if quiet else err.print)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    weights.save(output)
-    out.print(f"wrote {output}")
+    write_trained(output, weights.save)

@@ -10,7 +10,7 @@ from kernelgan.families import check_family
 from kernelgan.rng import torch_threads
 from kernelgan.sr.zssr_start import StartSettings, save_start, train_start
 
-from .common import err, fail, handle_errors, out, training_photos
+from .common import err, fail, handle_errors, training_photos, write_trained
 
 DEFAULTS = StartSettings()
 
@@ -48,6 +48,4 @@ def train_zssr_start_cmd(
                              precision=precision, seed=seed)
     with torch_threads(threads):
         state = train_start(paths, settings, None if quiet else err.print)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    save_start(output, state, settings)
-    out.print(f"wrote {output}")
+    write_trained(output, lambda path: save_start(path, state, settings))

@@ -65,7 +65,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read PNG/JPEG/BMP/TIFF/WebP into float32 HxWx3 in [0, 1].
 
     Grayscale is expanded to three channels, alpha is dropped, 16-bit data is divided by 65535, palettes are
-    applied. Raises InputError (one-line message) for a missing, empty, corrupt, tiny or huge file.
+    applied, and an EXIF orientation tag is applied (the pixels as a viewer shows them: a phone's portrait photo
+    stored sideways comes out upright, so kernels are in the frame the user sees). Raises InputError (one-line
+    message) for a missing, empty, corrupt, tiny or huge file.
     """
     path = Path(path)
     if not path.exists():
@@ -93,18 +95,20 @@ COLOUR_SPACES = ("CMYK", "YCbCr", "LAB", "HSV")  # Pillow modes converted to RGB
 
 
 def _decode(path: Path) -> np.ndarray:
-    """The first and only frame of ``path`` as an array (HxW or HxWxC; uint8, uint16, bool or float)."""
+    """The first and only frame of ``path`` as an array (HxW or HxWxC; uint8, uint16, bool or float), turned
+    as its EXIF orientation says."""
+    orientation = exif_orientation(path)
     if _is_16bit_colour_png(path):  # Pillow would reduce these to 8 bits
         raw = _read_png16(path)
         _check_pixels(path, raw.shape[1], raw.shape[0])
-        return raw
+        return orient(raw, orientation)
     try:
         with Image.open(path) as im:
             if getattr(im, "n_frames", 1) > 1:
                 raise InputError(f"{path}: multi-frame images are not supported ({im.n_frames} frames)")
             _check_pixels(path, *im.size)
             if im.mode in COLOUR_SPACES:
-                return np.asarray(im.convert("RGB"))
+                return orient(np.asarray(im.convert("RGB")), orientation)
     except InputError:
         raise
     except OSError:
@@ -113,7 +117,38 @@ def _decode(path: Path) -> np.ndarray:
     if props.is_batch and props.shape[0] > 1:
         raise InputError(f"{path}: multi-frame images are not supported")
     raw = iio.imread(path)
-    return raw[0] if props.is_batch else raw
+    return orient(raw[0] if props.is_batch else raw, orientation)
+
+
+EXIF_ORIENTATION = 0x0112
+# EXIF orientation 1-8 -> (transpose, flip rows, flip columns), applied in that order: the stored pixels as a
+# viewer shows them (the same as Pillow's ``ImageOps.exif_transpose``)
+_ORIENTATIONS = {1: (False, False, False), 2: (False, False, True), 3: (False, True, True),
+                 4: (False, True, False), 5: (True, False, False), 6: (True, False, True),
+                 7: (True, True, True), 8: (True, True, False)}
+
+
+def exif_orientation(path: str | os.PathLike) -> int:
+    """The EXIF orientation tag of an image file, 1-8; 1 (as stored) when the file has none, an invalid one,
+    or cannot be read."""
+    try:
+        with Image.open(path) as im:
+            value = im.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the decoder, with their reason
+        return 1
+    return value if isinstance(value, int) and value in _ORIENTATIONS else 1
+
+
+def orient(raw: np.ndarray, orientation: int) -> np.ndarray:
+    """``raw`` (HxW or HxWxC) turned and mirrored as EXIF ``orientation`` (1-8) says; 1 returns it as it is."""
+    transpose, flip_rows, flip_cols = _ORIENTATIONS[orientation]
+    if transpose:
+        raw = raw.swapaxes(0, 1)
+    if flip_rows:
+        raw = raw[::-1]
+    if flip_cols:
+        raw = raw[:, ::-1]
+    return raw
 
 
 def _check_pixels(path: Path, width: int, height: int) -> None:

@@ -23,7 +23,16 @@ from .estimator import EstimateResult, EstimatorConfig
 from .estimator.api import estimate_kernels, weight_files
 from .estimator.learned import SOFTWARE_PLAIN, software_resampler
 from .estimator.local import KernelMap, MapSettings, map_for_estimate
-from .io import atomic_path, image_text, load_kernel, read_image, save_kernel, save_kernel_map, write_image
+from .io import (
+    atomic_path,
+    exif_orientation,
+    image_text,
+    load_kernel,
+    read_image,
+    save_kernel,
+    save_kernel_map,
+    write_image,
+)
 from .kernel_map import x4_map
 from .kernel_shape import kernel_shape
 from .manifest import manifest_entry, update_manifest
@@ -189,7 +198,8 @@ def _write_estimate(path: Path, img: np.ndarray, result: EstimateResult, output:
     kernels = {2: result.kernel_x2} | ({4: result.kernel_x4} if result.kernel_x4 is not None else {})
     resampler = software_resampler(result.quality, config)
     record = {
-        "version": __version__, "image": str(path.resolve()), "size": [img.shape[1], img.shape[0]], "scale": scale,
+        "version": __version__, "image": str(path.resolve()), "size": [img.shape[1], img.shape[0]],
+        "exif_orientation": exif_orientation(path), "scale": scale,
         "estimator": estimator, "seed": seed, "seed_used": result.seed, "attempts": result.attempts, "device": device,
         "batch": batch, "torch": torch.__version__, "python": platform.python_version(), "seconds": round(seconds, 3),
         "settings": config.to_dict(), "final_losses": result.losses, "quality": result.quality,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .io import KERNEL_SUFFIXES, atomic_path, save_kernel, temp_files_of
+from .io import KERNEL_SUFFIXES, atomic_path, exif_orientation, save_kernel, temp_files_of
 
 KERNEL_FORMATS = (".npy", ".mat", ".png")
 TRUE_KERNEL_FORMATS = (".npy", ".mat")
@@ -202,7 +202,12 @@ def kernel_digest(k: np.ndarray) -> str:
 
 
 def fingerprint(path: Path, settings: dict[str, Any]) -> dict[str, str]:
-    """What a result depends on: the input file's content (SHA-256) and the settings that change it."""
+    """What a result depends on: the input file's content (SHA-256) and the settings that change it, with the
+    file's EXIF orientation when it turns the picture (results made before orientation was applied are then not
+    taken for current ones)."""
+    orientation = exif_orientation(path)
+    if orientation != 1:
+        settings = {**settings, "exif_orientation": orientation}
     settings_hash = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     return {"input_sha256": file_sha256(path), "settings_sha256": settings_hash}
 

@@ -299,3 +299,52 @@ def test_new_srmd_weights_make_an_earlier_estimate_with_its_upscale_stale(tmp_pa
     weights.unlink()
     missing = run(*args)
     assert missing.exit_code != 0 and "srmd weights not found" in missing.output and "Traceback" not in missing.output
+
+
+def test_a_photo_stored_sideways_gets_its_kernel_in_the_frame_a_viewer_shows(tmp_path):
+    """A phone's portrait photo: pixels stored turned, EXIF orientation 6 turns them back for the viewer. The
+    kernel must be the one of the picture as shown (the same as for the upright file), so that it lines up in
+    tools that apply the tag (OpenCV's imread, browsers), and the record says the tag was applied."""
+    from PIL import Image
+
+    from kernelgan.kernel_shape import kernel_shape
+    from kernelgan.kernels import anisotropic_gaussian
+    from kernelgan.synth import degrade
+
+    hr = read_image(SAMPLES / "zebra.png")[:192, :256]
+    lr, _ = degrade(hr, 2, k2=anisotropic_gaussian(11, 4.0, 0.7, 0.5, (5.5, 5.5)))
+    shown = np.round(lr * 255).astype(np.uint8)
+    write_image(tmp_path / "upright.png", lr)
+    stored = Image.fromarray(np.ascontiguousarray(np.rot90(shown, 1)))
+    exif = stored.getexif()
+    exif[0x0112] = 6
+    stored.save(tmp_path / "phone.png", exif=exif.tobytes())
+    stored.save(tmp_path / "untagged.png")  # the same stored pixels without the tag: a turned picture
+    out = tmp_path / "out"
+    result = run("estimate", tmp_path / "upright.png", tmp_path / "phone.png", tmp_path / "untagged.png",
+                 "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    upright, phone, untagged = (load_kernel(out / f"{s}_kernel_x2.npy") for s in ("upright", "phone", "untagged"))
+    np.testing.assert_allclose(phone, upright, atol=1e-6)
+    turn = abs(kernel_shape(untagged).orientation - kernel_shape(upright).orientation) % 180
+    assert min(turn, 180 - turn) > 45  # without the tag the kernel is turned with the pixels
+    assert json.loads((out / "phone.json").read_text())["exif_orientation"] == 6
+    assert json.loads((out / "upright.json").read_text())["exif_orientation"] == 1
+
+
+def test_a_turning_exif_tag_enters_the_fingerprint(tmp_path):
+    """Results made before the tag was applied (kernels of the turned picture) must not pass for current ones."""
+    from PIL import Image
+
+    from kernelgan.outputs import fingerprint
+
+    data = np.zeros((16, 24, 3), np.uint8)
+    for name, orientation in (("plain.png", None), ("one.png", 1), ("six.png", 6)):
+        im = Image.fromarray(data)
+        exif = im.getexif()
+        if orientation is not None:
+            exif[0x0112] = orientation
+        im.save(tmp_path / name, exif=exif.tobytes())
+    settings = {"estimator": "prior", "scale": 2}
+    plain, one, six = (fingerprint(tmp_path / n, settings)["settings_sha256"] for n in ("plain.png", "one.png", "six.png"))
+    assert plain == one != six

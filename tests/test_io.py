@@ -4,6 +4,7 @@ import pytest
 import scipy.io as sio
 from PIL import Image
 
+from conftest import natural_image
 from kernelgan.errors import InputError, KernelError
 from kernelgan.io import load_kernel, read_image, save_kernel, write_image
 from kernelgan.kernels import bicubic_kernel
@@ -175,3 +176,35 @@ def test_atomic_writes_follow_the_umask_without_changing_it(tmp_path):
     finally:
         os.umask(old)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def _with_orientation(data: np.ndarray, orientation: int, path, **options) -> None:
+    im = Image.fromarray(data)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.save(path, exif=exif.tobytes(), **options)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_gives_the_picture_as_a_viewer_shows_it(tmp_path, orientation):
+    from PIL import ImageOps
+
+    data = (np.random.default_rng(orientation).random((12, 20, 3)) * 255).astype(np.uint8)
+    _with_orientation(data, orientation, tmp_path / "o.png")
+    with Image.open(tmp_path / "o.png") as im:
+        shown = np.asarray(ImageOps.exif_transpose(im))
+    assert shown.shape == ((12, 20, 3) if orientation <= 4 else (20, 12, 3))
+    np.testing.assert_allclose(read_image(tmp_path / "o.png"), shown / 255.0, atol=1e-6)
+
+
+def test_a_portrait_phone_jpeg_stored_sideways_comes_out_upright(tmp_path):
+    from kernelgan.io import exif_orientation
+
+    upright = (natural_image(48, 32) * 255).astype(np.uint8)  # 48 rows: portrait
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # a sensor's landscape pixels; the viewer turns them back
+    _with_orientation(stored, 6, tmp_path / "phone.jpg", quality=95, subsampling=0)
+    assert exif_orientation(tmp_path / "phone.jpg") == 6
+    img = read_image(tmp_path / "phone.jpg")
+    assert img.shape == (48, 32, 3)
+    assert np.abs(img - upright / 255.0).mean() < 0.02  # JPEG's loss only
+    assert np.abs(img[::-1, ::-1] - upright / 255.0).mean() > 0.05  # (a turned picture would be far off)

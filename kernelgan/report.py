@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .errors import KernelganError
 from .io import kernel_picture, load_kernel, read_image
@@ -132,7 +132,7 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 def _thumbnail(path: Path) -> str | None:
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
+            im = ImageOps.exif_transpose(im).convert("RGB")  # as the photo is shown, and as it was estimated
             im.thumbnail((THUMB, THUMB))
             return _data_uri(np.asarray(im))
     except (OSError, ValueError):

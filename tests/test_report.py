@@ -83,3 +83,23 @@ def test_page_renders_in_headless_chromium(tmp_path, estimated):
     dom = subprocess.run(["chromium", *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
     assert dom.count('<tr class="row">') == 3
+
+
+def test_thumbnails_show_a_turned_photo_as_a_viewer_does(tmp_path):
+    """The input's thumbnail is re-encoded without EXIF, so the report applies the orientation tag itself, as
+    the estimate did: a portrait photo stored sideways (tag 6) is shown upright."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from kernelgan.report import _thumbnail
+
+    stored = Image.fromarray(np.zeros((40, 90, 3), np.uint8))  # landscape pixels; shown as 90 rows x 40
+    exif = stored.getexif()
+    exif[0x0112] = 6
+    stored.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    uri = _thumbnail(tmp_path / "phone.jpg")
+    assert uri is not None
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as thumb:
+        assert thumb.height > thumb.width

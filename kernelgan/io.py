@@ -151,6 +151,16 @@ def orient(raw: np.ndarray, orientation: int) -> np.ndarray:
     return raw
 
 
+def unorient(img: np.ndarray, orientation: int) -> np.ndarray:
+    """The inverse of ``orient``: a picture as shown back to the file's stored layout (HxW or HxWxC)."""
+    transpose, flip_rows, flip_cols = _ORIENTATIONS[orientation]
+    if flip_cols:
+        img = img[:, ::-1]
+    if flip_rows:
+        img = img[::-1]
+    return img.swapaxes(0, 1) if transpose else img
+
+
 def _check_pixels(path: Path, width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise InputError(f"{path}: {width}x{height} is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")

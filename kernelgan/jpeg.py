@@ -17,6 +17,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from .io import exif_orientation, unorient
 from .metrics import rgb_to_y
 
 # the JPEG specification's example luminance table (Annex K.1), in natural (row-major) order
@@ -96,8 +97,10 @@ class Compression:
 
 
 def compression(path: str | os.PathLike | None, img: np.ndarray) -> Compression:
-    """Read the file's tables (when ``path`` is a JPEG) and measure blocking on ``img`` (its pixels)."""
+    """Read the file's tables (when ``path`` is a JPEG) and measure blocking on ``img`` (its pixels, as
+    ``read_image`` gives them: turned back to the file's stored layout first, where the 8-pixel blocks start at
+    the top-left corner)."""
     found = file_quality(path) if path is not None else None
-    block = blocking(img)
+    block = blocking(img if path is None else unorient(img, exif_orientation(path)))
     return Compression(found.quality if found else None, found.table_error if found else None, block,
                        found is not None or block > BLOCKING_THRESHOLD)

@@ -59,6 +59,21 @@ def test_blocking_separates_strong_jpeg_from_clean_pixels(tmp_path, photo):
     assert blocking(photo) < 1.1 < 1.2 < blocking(read_image(tmp_path / "p.jpg"))
 
 
+def test_blocking_is_measured_on_the_stored_blocks_of_a_turned_jpeg(tmp_path, photo):
+    """Sides that are not multiples of 8 (157 x 203): turned by 180 degrees for the viewer, the blocks no longer
+    start at the top-left corner of the picture as read, so they are counted where the file has them."""
+    from kernelgan.jpeg import compression
+
+    im = Image.fromarray((photo[:157, :197] * 255).round().astype(np.uint8))
+    im.save(tmp_path / "plain.jpg", quality=30)
+    exif = im.getexif()
+    exif[0x0112] = 3
+    im.save(tmp_path / "turned.jpg", quality=30, exif=exif.tobytes())
+    plain, turned = (compression(tmp_path / f"{n}.jpg", read_image(tmp_path / f"{n}.jpg")) for n in ("plain", "turned"))
+    assert turned.blocking == pytest.approx(plain.blocking, rel=1e-6) and plain.blocking > 1.2
+    assert blocking(read_image(tmp_path / "turned.jpg")) < 1.1  # (counted from the turned picture's corner)
+
+
 def test_measure_says_realistic_for_noise_or_jpeg_only(tmp_path, photo):
     assert not measure(photo).realistic
     assert measure(noisy(photo, 8)).realistic

@@ -6,7 +6,7 @@ from PIL import Image
 
 from conftest import natural_image
 from kernelgan.errors import InputError, KernelError
-from kernelgan.io import load_kernel, read_image, save_kernel, write_image
+from kernelgan.io import load_kernel, read_image, save_kernel, unorient, write_image
 from kernelgan.kernels import bicubic_kernel
 
 
@@ -195,6 +195,7 @@ def test_exif_orientation_gives_the_picture_as_a_viewer_shows_it(tmp_path, orien
         shown = np.asarray(ImageOps.exif_transpose(im))
     assert shown.shape == ((12, 20, 3) if orientation <= 4 else (20, 12, 3))
     np.testing.assert_allclose(read_image(tmp_path / "o.png"), shown / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(unorient(shown, orientation), data)
 
 
 def test_a_portrait_phone_jpeg_stored_sideways_comes_out_upright(tmp_path):
